@@ -1,0 +1,86 @@
+"""The connection pool behind Piccolo's engine, and the one place database outages are recognised.
+
+Query helpers take a connection with `async with connection() as conn:`; any sign that
+PostgreSQL cannot be reached (refused, reset, restarting, pool exhausted past its wait)
+becomes `DatabaseUnavailable`, which the app answers with 503 + Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from errors import DatabaseUnavailable
+from piccolo_conf import DB
+from settings import Settings
+
+logger = logging.getLogger("looped_needle.db")
+
+# Errors that mean "the database is not there right now", as opposed to a bug in a query.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+_pool_lock = asyncio.Lock()
+_settings: Settings | None = None
+
+
+async def open_pool(settings: Settings) -> None:
+    """Start the pool; if PostgreSQL is down, log it and let the first request try again."""
+    global _settings
+    _settings = settings
+    try:
+        await _ensure_pool()
+    except DatabaseUnavailable:
+        logger.warning("database unreachable at start-up; will retry on the next request")
+
+
+async def close_pool() -> None:
+    if DB.pool is not None:
+        await DB.close_connection_pool()
+
+
+async def _ensure_pool() -> asyncpg.Pool:
+    if DB.pool is not None:
+        return DB.pool
+    if _settings is None:
+        raise RuntimeError("open_pool() was never called")
+    async with _pool_lock:
+        if DB.pool is None:
+            try:
+                DB.pool = await asyncpg.create_pool(
+                    dsn=_settings.database_url.get_secret_value() if _settings.database_url else "",
+                    min_size=_settings.db_pool_min,
+                    max_size=_settings.db_pool_max,
+                    timeout=_settings.db_connect_timeout_s,
+                    command_timeout=_settings.db_command_timeout_s,
+                )
+            except OUTAGE_ERRORS as error:
+                # The exception text can carry the DSN's host details; its class name cannot.
+                logger.warning("could not open the database pool: %s", type(error).__name__)
+                raise DatabaseUnavailable() from None
+    return DB.pool
+
+
+@asynccontextmanager
+async def connection(timeout_s: float | None = None) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, waiting at most the acquire timeout for one to free up."""
+    assert _settings is not None, "open_pool() was never called"
+    wait = timeout_s if timeout_s is not None else _settings.db_acquire_timeout_s
+    try:
+        pool = await _ensure_pool()
+        async with pool.acquire(timeout=wait) as conn:
+            yield conn
+    except OUTAGE_ERRORS as error:
+        logger.warning("database unavailable: %s", type(error).__name__)
+        raise DatabaseUnavailable() from None

@@ -1,0 +1,199 @@
+"""One error shape for every failure: the body schema, the project's exceptions, their handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+logger = logging.getLogger("looped_needle.errors")
+
+
+class JSONBytes(Response):
+    """A JSON response rendered by orjson, for bodies built by hand (errors, 503 health)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="Machine-readable snake_case code.", examples=["not_found"])
+    message: str = Field(description="A sentence a person can act on.")
+    details: dict[str, Any] | None = Field(default=None, description="Extra context, if any.")
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(examples=["body.action_type"])
+    message: str
+
+
+class ValidationErrorBody(ErrorBody):
+    validation_errors: list[FieldProblem]
+
+
+class AppError(Exception):
+    """Base for errors the API answers on purpose. Subclasses set status, code and message."""
+
+    status_code = 500
+    code = "internal_error"
+    message = "An unexpected error occurred."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details
+        self.headers = headers or {}
+
+
+class AuditNotFound(AppError):
+    status_code = 404
+    code = "audit_not_found"
+
+    def __init__(self, audit_id: UUID) -> None:
+        super().__init__(
+            f"No audit record with id {audit_id} exists.", details={"id": str(audit_id)}
+        )
+
+
+class InvalidStatusTransition(AppError):
+    status_code = 409
+    code = "invalid_status_transition"
+
+    def __init__(self, current: str, requested: str) -> None:
+        super().__init__(
+            f"The status is already final ('{current}') and cannot become '{requested}'. "
+            "Only a 'pending' record may change status.",
+            details={"current_status": current, "requested_status": requested},
+        )
+
+
+class DatabaseUnavailable(AppError):
+    status_code = 503
+    code = "database_unavailable"
+    message = "The database is unavailable right now. Retry shortly."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": "5"})
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(
+            f"The request body is larger than the limit of {limit_bytes} bytes.",
+            details={"limit_bytes": limit_bytes},
+        )
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONBytes:
+    body = {"error": code, "message": message, "details": details, **extra}
+    return JSONBytes(body, status_code=status_code, headers=headers)
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting the error body for each status."""
+    described = {
+        400: "The request could not be read.",
+        404: "The record does not exist (or was deleted).",
+        409: "The change is not allowed by the status rules.",
+        413: "The request body is too large.",
+        422: "The request failed validation; see validation_errors.",
+        429: "Rate limited upstream; retry after Retry-After seconds.",
+        500: "Unexpected error; the body carries the request id.",
+        502: "The upstream AI service rejected us or answered nonsense.",
+        503: "A dependency is unavailable; retry after Retry-After seconds.",
+    }
+    return {
+        status: {
+            "model": ValidationErrorBody if status == 422 else ErrorBody,
+            "description": described[status],
+        }
+        for status in status_codes
+    }
+
+
+HTTP_STATUS_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _describe_problem(item: dict[str, Any]) -> dict[str, str]:
+    location = tuple(item.get("loc", ()))
+    if item.get("type") == "json_invalid":
+        # FastAPI puts the character offset in the location; the field is the body itself.
+        reason = item.get("ctx", {}).get("error", "malformed JSON")
+        return {"field": "body", "message": f"Malformed JSON: {reason} at position {location[-1]}"}
+    field = ".".join(str(part) for part in location) or "request"
+    return {"field": field, "message": item.get("msg", "invalid")}
+
+
+async def handle_app_error(request: Request, exc: AppError) -> JSONBytes:
+    return error_response(
+        exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
+    )
+
+
+async def handle_validation_error(request: Request, exc: RequestValidationError) -> JSONBytes:
+    problems = [_describe_problem(item) for item in exc.errors()]
+    return error_response(
+        422,
+        "validation_error",
+        f"The request has {len(problems)} invalid field(s); see validation_errors.",
+        validation_errors=problems,
+    )
+
+
+async def handle_http_exception(request: Request, exc: HTTPException) -> JSONBytes:
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI turns an unreadable body (bad UTF-8, nesting too deep) into a bare 400;
+        # to a consumer that is malformed JSON, which the contract answers with 422.
+        return error_response(
+            422,
+            "validation_error",
+            "The request body is not valid JSON.",
+            validation_errors=[{"field": "body", "message": "The body could not be parsed."}],
+        )
+    if exc.status_code == 404:
+        message = f"There is no route {request.url.path}. See /docs for the routes."
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}."
+    else:
+        message = str(exc.detail)
+    code = HTTP_STATUS_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, handle_app_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(HTTPException, handle_http_exception)

@@ -1,0 +1,36 @@
+"""JSON lines on stdout, one format for our loggers and uvicorn's alike."""
+
+import logging
+import sys
+
+from pythonjsonlogger.json import JsonFormatter
+
+# uvicorn's access log would duplicate ours, which carries the request id.
+QUIETED_LOGGERS = {"uvicorn.access": logging.WARNING}
+
+
+def _drop_terminal_colours(record: logging.LogRecord) -> bool:
+    # uvicorn attaches an ANSI-coloured copy of its message; a JSON log wants the plain one.
+    record.__dict__.pop("color_message", None)
+    return True
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_drop_terminal_colours)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            timestamp=False,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers = []
+        uvicorn_logger.propagate = True
+    for name, quiet_level in QUIETED_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet_level)

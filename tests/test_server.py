@@ -1,0 +1,98 @@
+"""The real server process, started with the Procfile command, over TCP."""
+
+import asyncio
+import os
+import time
+import uuid
+
+import httpx
+import pytest
+
+from tests.helpers import AUDITS, assert_error, audit_body
+from tests.pg_proxy import PostgresProxy
+from tests.server_process import ServerProcess, run_procfile_briefly
+
+
+def test_create_get_list_delete_over_tcp():
+    entity_id = uuid.uuid4()
+    with ServerProcess() as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
+        created = http.post(AUDITS, json=audit_body(entity_id))
+        assert created.status_code == 201
+        location = created.headers["location"]
+
+        assert http.get(location).json() == created.json()
+        listed = http.get(AUDITS, params={"entity_id": str(entity_id)}).json()
+        assert [item["id"] for item in listed["items"]] == [created.json()["id"]]
+        assert http.delete(location).status_code == 204
+        assert_error(http.get(location), 404, "audit_not_found")
+
+
+def test_the_web_process_refuses_to_start_without_database_url():
+    result = run_procfile_briefly(DATABASE_URL=None)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["refusing to start: DATABASE_URL is not set (postgresql://user:pass@host/db)"]
+
+
+def test_a_broken_setting_stops_start_up_with_one_line():
+    result = run_procfile_briefly(DB_POOL_MIN="20", DB_POOL_MAX="5")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "DB_POOL_MAX (5) must be >= DB_POOL_MIN (20)" in lines[0]
+
+
+@pytest.fixture
+async def proxy():
+    proxy = PostgresProxy(os.environ["DATABASE_URL"])
+    await proxy.start()
+    yield proxy
+    await proxy.cut()
+
+
+async def test_database_outage_is_503_then_the_app_recovers_by_itself(proxy):
+    server = ServerProcess(
+        DATABASE_URL=proxy.url, DB_CONNECT_TIMEOUT_S="2", DB_ACQUIRE_TIMEOUT_S="2"
+    )
+    await asyncio.to_thread(server.start)
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            assert (await http.get("/health/db")).status_code == 200
+            assert (await http.post(AUDITS, json=audit_body(uuid.uuid4()))).status_code == 201
+
+            await proxy.cut()
+            started = time.monotonic()
+            assert (await http.get("/health")).status_code == 200
+            down = await http.get("/health/db")
+            assert down.status_code == 503
+            assert down.json()["status"] == "unhealthy"
+            assert down.json()["checks"]["database"]["status"] == "unhealthy"
+            assert down.json()["checks"]["database"]["message"]
+            for _ in range(2):  # the first may meet a dead pooled connection, the second a refusal
+                listed = await http.get(AUDITS)
+                body = assert_error(listed, 503, "database_unavailable")
+                assert listed.headers["retry-after"]
+                assert "127.0.0.1" not in str(body) and "postgres" not in listed.text.lower()
+            assert time.monotonic() - started < 10
+
+            await proxy.start()
+            deadline = time.monotonic() + 10
+            while (await http.get(AUDITS)).status_code != 200:
+                assert time.monotonic() < deadline, "the app did not recover on its own"
+                await asyncio.sleep(0.2)
+            assert (await http.get("/health/db")).status_code == 200
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def test_the_app_starts_while_the_database_is_down_and_serves_once_it_is_up(proxy):
+    await proxy.cut()
+    server = ServerProcess(DATABASE_URL=proxy.url, DB_CONNECT_TIMEOUT_S="1")
+    await asyncio.to_thread(server.start)
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            assert (await http.get("/health")).status_code == 200
+            assert (await http.get("/health/db")).status_code == 503
+            await proxy.start()
+            assert (await http.get("/health/db")).status_code == 200
+    finally:
+        await asyncio.to_thread(server.stop)
