@@ -11,6 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
 import db
+from ai.client import create_client
+from ai.routes import router as ai_router
 from audits.routes import router as audits_router
 from errors import DatabaseUnavailable, JSONBytes, install_error_handlers
 from logs import configure_logging
@@ -45,7 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await db.open_pool(settings)
+        app.state.openai = create_client(settings)
         yield
+        if app.state.openai is not None:
+            await app.state.openai.close()
         await db.close_pool()
 
     app = FastAPI(
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Every error answers `{error, message, details}` with an `X-Request-ID` header.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Location", "Retry-After"],
     )
     app.include_router(audits_router)
+    app.include_router(ai_router)
 
     @app.get("/", tags=["service"], summary="Service index", description="Name, version, links.")
     async def index() -> ServiceIndex:

@@ -33,12 +33,16 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 
 _pool_lock = asyncio.Lock()
 _settings: Settings | None = None
+# Piccolo's engine, and so the pool, is one per process; count the apps using it so that
+# one app instance shutting down (in tests) does not close it under another.
+_users = 0
 
 
 async def open_pool(settings: Settings) -> None:
     """Start the pool; if PostgreSQL is down, log it and let the first request try again."""
-    global _settings
+    global _settings, _users
     _settings = settings
+    _users += 1
     try:
         await _ensure_pool()
     except DatabaseUnavailable:
@@ -46,7 +50,9 @@ async def open_pool(settings: Settings) -> None:
 
 
 async def close_pool() -> None:
-    if DB.pool is not None:
+    global _users
+    _users -= 1
+    if _users == 0 and DB.pool is not None:
         await DB.close_connection_pool()
 
 

@@ -102,6 +102,49 @@ class PayloadTooLarge(AppError):
         )
 
 
+class AINotConfigured(AppError):
+    status_code = 503
+    code = "ai_not_configured"
+    message = "AI features are not configured on this server (no OPENAI_API_KEY)."
+
+
+class AIAuthenticationFailed(AppError):
+    status_code = 502
+    code = "ai_authentication_failed"
+    message = "The AI service rejected this server's credentials. Tell the operator."
+
+
+class AIRateLimited(AppError):
+    status_code = 429
+    code = "ai_rate_limited"
+    message = "The AI service is rate-limiting this server. Retry later."
+
+    def __init__(self, retry_after: str | None) -> None:
+        super().__init__(headers={"Retry-After": retry_after} if retry_after else None)
+
+
+class AIUnavailable(AppError):
+    status_code = 503
+    code = "ai_unavailable"
+    message = "The AI service is unreachable, timed out, or failing. Retry shortly."
+
+    def __init__(self, message: str | None = None, retry_after: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": retry_after or "5"})
+
+
+class AIBadResponse(AppError):
+    status_code = 502
+    code = "ai_bad_response"
+    message = "The AI service answered with something unusable. Retrying may help."
+
+
+class AIRequestRejected(AppError):
+    status_code = 502
+    code = "ai_request_rejected"
+    message = "The AI service refused the request (for example an unknown model or too many "
+    "tokens)."
+
+
 def error_response(
     status_code: int,
     code: str,

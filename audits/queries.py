@@ -88,8 +88,11 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-async def list_audits(filters: dict[str, Any], limit: int, offset: int) -> tuple[list[Row], int]:
-    """One page, newest first (ties broken by id so pages are stable), and the matching total."""
+async def list_audits(
+    filters: dict[str, Any], limit: int, offset: int, *, count: bool = True
+) -> tuple[list[Row], int | None]:
+    """One page, newest first (ties broken by id so pages are stable), and the matching total
+    (None when `count` is off)."""
     where, params = _where(filters)
     page_sql = (
         f"SELECT {SELECT_COLUMNS} FROM audit WHERE {where} {NEWEST_FIRST} "
@@ -97,7 +100,9 @@ async def list_audits(filters: dict[str, Any], limit: int, offset: int) -> tuple
     )
     async with connection() as conn:
         records = await conn.fetch(page_sql, *params, limit, offset)
-        total = await conn.fetchval(f"SELECT count(*) FROM audit WHERE {where}", *params)
+        total = None
+        if count:
+            total = await conn.fetchval(f"SELECT count(*) FROM audit WHERE {where}", *params)
     return [_to_row(record) for record in records], total
 
 

@@ -1,0 +1,72 @@
+"""The ai_call ledger: write one row per upstream attempt; read usage totals in SQL."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from db import connection
+from errors import DatabaseUnavailable
+
+logger = logging.getLogger("looped_needle.ai")
+
+
+async def record_call(
+    *,
+    operation: str,
+    model: str,
+    status: str,
+    error_code: str | None,
+    attempt: int,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    latency_ms: float,
+    request_id: str | None,
+) -> None:
+    """Append a ledger row. A ledger outage is logged, never allowed to fail the AI answer."""
+    try:
+        async with connection() as conn:
+            await conn.execute(
+                """INSERT INTO ai_call (id, created_at, operation, model, status, error_code,
+                       attempt, prompt_tokens, completion_tokens, latency_ms, request_id)
+                   VALUES (gen_random_uuid(), now(), $1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                operation,
+                model[:200],
+                status,
+                error_code,
+                attempt,
+                prompt_tokens,
+                completion_tokens,
+                latency_ms,
+                request_id,
+            )
+    except DatabaseUnavailable:
+        logger.warning(
+            "ai_call ledger row lost: database unavailable",
+            extra={"operation": operation, "status": status, "request_id": request_id},
+        )
+
+
+async def usage_totals(since: datetime | None, until: datetime | None) -> list[dict[str, Any]]:
+    """Per operation and model: calls, failures, tokens, p50/p95 latency over the window."""
+    async with connection() as conn:
+        records = await conn.fetch(
+            """
+            SELECT operation, model,
+                   count(*) AS calls,
+                   count(*) FILTER (WHERE status <> 'success') AS failures,
+                   coalesce(sum(prompt_tokens), 0) AS prompt_tokens,
+                   coalesce(sum(completion_tokens), 0) AS completion_tokens,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50_latency_ms,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency_ms
+            FROM ai_call
+            WHERE ($1::timestamptz IS NULL OR created_at >= $1)
+              AND ($2::timestamptz IS NULL OR created_at < $2)
+            GROUP BY operation, model
+            ORDER BY operation, model
+            """,
+            since,
+            until,
+        )
+    return [dict(record) for record in records]
