@@ -165,6 +165,7 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         404: "The record does not exist (or was deleted).",
         409: "The change is not allowed by the status rules.",
         413: "The request body is too large.",
+        415: "The body is not JSON (send Content-Type: application/json).",
         422: "The request failed validation; see validation_errors.",
         429: "Rate limited upstream; retry after Retry-After seconds.",
         500: "Unexpected error; the body carries the request id.",

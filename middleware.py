@@ -41,6 +41,14 @@ def _json_response_messages(
     ]
 
 
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media_type = value.split(b";", 1)[0].strip().lower()
+            return media_type == b"application/json" or media_type.endswith(b"+json")
+    return False
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
@@ -68,7 +76,23 @@ class RequestContextMiddleware:
 
         try:
             if scope["method"] in BODY_METHODS:
-                receive = await self._buffered_body(scope, receive)
+                receive, body = await self._buffered_body(scope, receive)
+                if body and not _is_json(scope):
+                    status_holder["status"] = 415
+                    await self._send_all(
+                        send,
+                        _json_response_messages(
+                            415,
+                            {
+                                "error": "unsupported_media_type",
+                                "message": "Send the body as JSON with "
+                                "'Content-Type: application/json'.",
+                                "details": None,
+                            },
+                            request_id,
+                        ),
+                    )
+                    return
                 if receive is None:
                     await self._send_all(
                         send,
@@ -131,13 +155,13 @@ class RequestContextMiddleware:
         for message in messages:
             await send(message)
 
-    async def _buffered_body(self, scope: Scope, receive: Receive) -> Receive | None:
-        """Read the whole body up to the cap; None if it is over (by header or by count)."""
+    async def _buffered_body(self, scope: Scope, receive: Receive) -> tuple[Receive | None, bytes]:
+        """Read the whole body up to the cap; (None, b"") if it is over (by header or count)."""
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     if int(value) > self.max_body_bytes:
-                        return None
+                        return None, b""
                 except ValueError:
                     pass  # the server rejects a malformed Content-Length before we see it
         chunks: list[bytes] = []
@@ -149,7 +173,7 @@ class RequestContextMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                return None
+                return None, b""
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
@@ -163,4 +187,4 @@ class RequestContextMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        return replay
+        return replay, body

@@ -5,10 +5,9 @@ Records are rendered without `ip_address` and `user_agent`: personal data stays 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
-
-import orjson
 
 from audits.schemas import ActionType, Status
 
@@ -53,11 +52,11 @@ def render_records(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         shared = {name: row[name] for name in SHARED_FIELDS if row.get(name) is not None}
         if "details" in shared:
-            details = orjson.dumps(shared["details"]).decode()
+            details = json.dumps(shared["details"], ensure_ascii=False)
             if len(details) > DETAILS_CHARS_PER_RECORD:
                 details = details[:DETAILS_CHARS_PER_RECORD] + "…(truncated)"
             shared["details"] = details
-        lines.append(orjson.dumps(shared, default=str).decode())
+        lines.append(json.dumps(shared, default=str, ensure_ascii=False))
     return "\n".join(lines)
 
 

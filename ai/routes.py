@@ -26,7 +26,7 @@ from errors import AIBadResponse, error_responses
 
 router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
 
-AI_ERRORS = error_responses(413, 422, 429, 500, 502, 503)
+AI_ERRORS = error_responses(413, 415, 422, 429, 500, 502, 503)
 NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 

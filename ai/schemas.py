@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from audits.schemas import AuditFilters, AuditOut
+from audits.schemas import AuditFilters, AuditOut, Timestamp
 
 MAX_MESSAGES = 50
 MAX_TOTAL_CHARS = 32_000
@@ -115,8 +116,8 @@ class SearchResponse(BaseModel):
 class UsageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime | None = Field(default=None, description="Inclusive, with offset.")
-    until: AwareDatetime | None = Field(default=None, description="Exclusive, with offset.")
+    since: Timestamp | None = Field(default=None, description="Inclusive, with offset.")
+    until: Timestamp | None = Field(default=None, description="Exclusive, with offset.")
 
 
 class LatencyStats(BaseModel):
@@ -136,6 +137,6 @@ class OperationUsage(BaseModel):
 
 
 class UsageReport(BaseModel):
-    since: AwareDatetime | None
-    until: AwareDatetime | None
+    since: datetime | None
+    until: datetime | None
     operations: list[OperationUsage]

@@ -7,10 +7,9 @@ merge, soft delete — is decided inside one statement, so two requests cannot b
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
-
-import orjson
 
 from audits.tables import Audit
 from db import connection
@@ -27,15 +26,17 @@ LIVE = "deleted_at IS NULL"
 NEWEST_FIRST = "ORDER BY created_at DESC, id DESC"
 
 
+# details go through the stdlib json both ways: orjson cannot write integers past 64 bits
+# and reads them back as floats, which would change what the client stored.
 def _to_row(record: Any) -> Row:
     row = dict(record)
     if row.get("details") is not None:
-        row["details"] = orjson.loads(row["details"])
+        row["details"] = json.loads(row["details"])
     return row
 
 
 def _json_or_none(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 async def create_audit(fields: dict[str, Any]) -> Row:

@@ -23,7 +23,7 @@ COMMON_ERRORS = error_responses(422, 500, 503)
     description="Store who did what to which entity, and how it ended. The server assigns "
     "`id` and `created_at`. Unknown fields are refused (422). Answers 201 with the record "
     "and a `Location` header.",
-    responses={**COMMON_ERRORS, **error_responses(413)},
+    responses={**COMMON_ERRORS, **error_responses(413, 415)},
 )
 async def create_audit(audit: Annotated[AuditCreate, Body()], response: Response) -> AuditOut:
     row = await queries.create_audit(audit.model_dump())
@@ -36,7 +36,8 @@ async def create_audit(audit: Annotated[AuditCreate, Body()], response: Response
     summary="List audit records",
     description="Newest first (`created_at` desc, then `id` desc, so pages are stable). "
     "Filters combine with AND; `created_after` is inclusive, `created_before` exclusive, "
-    "both RFC 3339 with a UTC offset. `limit` is 1-50 (default 20; larger is a 422, not "
+    "both RFC 3339 with a UTC offset (a window that ends before it starts is simply empty). "
+    "`limit` is 1-50 (default 20; larger is a 422, not "
     "clamped); `offset` is 0-1,000,000. Unknown query parameters are refused. Deleted records "
     "are never listed.",
     responses=COMMON_ERRORS,
@@ -71,8 +72,9 @@ async def read_audit(audit_id: UUID) -> AuditOut:
     description="Only `status` and `details` may be sent. `details` is merged into the stored "
     "object (new keys added, same keys replaced), never wiped. `pending` may become `success` "
     "or `failure`; a final status cannot change (409), and re-sending it is a no-op 200. "
-    "`updated_at` moves only when something changed.",
-    responses={**COMMON_ERRORS, **error_responses(404, 409, 413)},
+    "`updated_at` moves only when something changed; a body with nothing to change (`{}`) "
+    "is a no-op that returns the record.",
+    responses={**COMMON_ERRORS, **error_responses(404, 409, 413, 415)},
 )
 async def update_audit(audit_id: UUID, change: Annotated[AuditUpdate, Body()]) -> AuditOut:
     row, refused_from = await queries.update_audit(audit_id, change.status, change.details)

@@ -87,8 +87,7 @@ class FakeOpenAI:
             return JSONResponse({"id": "chatcmpl-empty", "object": "chat.completion"})
         content = behaviour.content
         if content is None:
-            last = body["messages"][-1]["content"]
-            content = json.dumps({"echo": last}) if "response_format" in body else f"echo: {last}"
+            content = self._default_content(body)
         return JSONResponse(
             {
                 "id": f"chatcmpl-{len(self.requests)}",
@@ -105,6 +104,20 @@ class FakeOpenAI:
                 "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
             }
         )
+
+    @staticmethod
+    def _default_content(body: dict[str, Any]) -> str:
+        """A plain echo, or an answer that fits the JSON schema the request asked for."""
+        schema = body.get("response_format", {}).get("json_schema", {}).get("schema")
+        if schema is None:
+            return f"echo: {body['messages'][-1]['content']}"
+        answer = {
+            name: [] if spec.get("type") == "array" else None
+            for name, spec in schema["properties"].items()
+        }
+        if "summary" in answer:
+            answer["summary"] = "A summary."
+        return json.dumps(answer)
 
     def start(self) -> FakeOpenAI:
         app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])

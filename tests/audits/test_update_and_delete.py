@@ -72,7 +72,6 @@ async def test_status_and_details_change_together(client, entity_id):
         {"entity_type": "other"},
         {"status": "success", "action_type": "delete"},
         {"created_at": "2020-01-01T00:00:00Z"},
-        {},
         {"status": "finished"},
         {"details": "text"},
     ],
@@ -85,6 +84,14 @@ async def test_put_refuses_anything_but_status_and_details(client, entity_id, db
     assert_error(response, 422, "validation_error")
     row = await db.fetchrow("SELECT status, updated_at FROM audit WHERE id = $1", record["id"])
     assert row["status"] == "pending" and row["updated_at"] is None
+
+
+async def test_a_put_with_nothing_to_change_is_a_no_op(client, entity_id):
+    record = await create_audit(client, entity_id, status="pending")
+    for body in ({}, {"status": None, "details": None}):
+        response = await client.put(f"{AUDITS}/{record['id']}", json=body)
+        assert response.status_code == 200
+        assert response.json() == record
 
 
 async def test_put_of_an_unknown_id_is_404(client):
