@@ -29,6 +29,8 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # Raised by the pool while resetting a connection that broke mid-query (a restart).
+    asyncpg.exceptions.InternalClientError,
 )
 
 _pool_lock = asyncio.Lock()
@@ -54,6 +56,7 @@ async def close_pool() -> None:
     _users -= 1
     if _users == 0 and DB.pool is not None:
         await DB.close_connection_pool()
+        logger.info("database pool closed")
 
 
 async def _ensure_pool() -> asyncpg.Pool:

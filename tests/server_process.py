@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +55,8 @@ class ServerProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = procfile_env(PORT=str(self.port), **env)
         self.process: subprocess.Popen | None = None
+        # A file, not a pipe: a chatty server would block once a pipe's buffer is full.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
 
     def start(self, wait_s: float = 20) -> ServerProcess:
         self.process = subprocess.Popen(
@@ -61,7 +64,7 @@ class ServerProcess:
             shell=True,
             cwd=ROOT,
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -93,11 +96,9 @@ class ServerProcess:
             return self.process.wait()
 
     def output(self) -> str:
-        if self.process is None or self.process.stdout is None:
-            return ""
-        if self.process.poll() is None:
-            return ""
-        return self.process.stdout.read().decode(errors="replace")
+        """Everything the process printed so far (stdout and stderr)."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
 
     def __enter__(self) -> ServerProcess:
         return self.start()

