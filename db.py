@@ -40,6 +40,13 @@ _settings: Settings | None = None
 _users = 0
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset hook. By default asyncpg spends a round trip per release on
+    `RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`. Our queries leave no session
+    state (no SET, LISTEN, cursors or advisory locks), and asyncpg itself still rolls back an
+    open transaction before calling this, so there is nothing to undo."""
+
+
 async def open_pool(settings: Settings) -> None:
     """Start the pool; if PostgreSQL is down, log it and let the first request try again."""
     global _settings, _users
@@ -73,6 +80,9 @@ async def _ensure_pool() -> asyncpg.Pool:
                     max_size=_settings.db_pool_max,
                     timeout=_settings.db_connect_timeout_s,
                     command_timeout=_settings.db_command_timeout_s,
+                    # PostgreSQL renders timestamps in JSON: always in UTC.
+                    server_settings={"timezone": "UTC"},
+                    reset=keep_session,
                 )
             except OUTAGE_ERRORS as error:
                 # The exception text can carry the DSN's host details; its class name cannot.

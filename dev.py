@@ -85,7 +85,12 @@ def check(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": run, "check": check}
+def bench(args: list[str]) -> int:
+    """The benchmark in bench/ (needs wrk); see BENCHMARKS.md."""
+    return subprocess.run([str(VENV_PYTHON), "-m", "bench.run", *args], cwd=ROOT).returncode
+
+
+COMMANDS = {"run": run, "check": check, "bench": bench}
 
 
 def main() -> int:

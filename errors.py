@@ -6,23 +6,14 @@ import logging
 from typing import Any
 from uuid import UUID
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+
+from responses import JSONBytes
 
 logger = logging.getLogger("looped_needle.errors")
-
-
-class JSONBytes(Response):
-    """A JSON response rendered by orjson, for bodies built by hand (errors, 503 health)."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 class ErrorBody(BaseModel):

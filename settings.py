@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = ["*"]
     max_body_bytes: int = Field(default=MIB, ge=1024)
     max_details_bytes: int = Field(default=64 * 1024, ge=64)
+    list_exact_total_up_to: int = Field(default=10_000, ge=0)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -21,8 +22,10 @@ from ai.schemas import (
     UsageReport,
 )
 from audits import queries as audit_queries
-from audits.schemas import AuditFilters, AuditOut
+from audits.schemas import AuditFilters
 from errors import AIBadResponse, error_responses
+from responses import JSONText
+from settings import get_settings
 
 router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
 
@@ -72,7 +75,8 @@ async def summarise_audits(
     request: Annotated[SummaryRequest, Body()], ai: AIDep
 ) -> SummaryResponse:
     filters = request.model_dump(exclude={"max_records"}, exclude_none=True)
-    rows, _ = await audit_queries.list_audits(filters, request.max_records, 0, count=False)
+    page, _, _ = await audit_queries.list_audits(filters, request.max_records, 0, exact_up_to=None)
+    rows = json.loads(page)
     if not rows:
         return SummaryResponse(
             summary="No audit records match these filters, so there is nothing to summarise.",
@@ -113,9 +117,10 @@ async def summarise_audits(
     "filters are validated exactly like the list route's query; if the model's filters fail "
     "validation the answer is 502 `ai_bad_response` and no query runs. Otherwise the normal "
     "list query runs and the page is returned with the filters used.",
+    response_model=SearchResponse,
     responses=AI_ERRORS,
 )
-async def search_audits(request: Annotated[SearchRequest, Body()], ai: AIDep) -> SearchResponse:
+async def search_audits(request: Annotated[SearchRequest, Body()], ai: AIDep) -> JSONText:
     completion = await complete(
         ai,
         operation="audit_search",
@@ -129,15 +134,16 @@ async def search_audits(request: Annotated[SearchRequest, Body()], ai: AIDep) ->
         filters = AuditFilters.model_validate(completion.parsed)
     except ValidationError:
         raise AIBadResponse("The AI service proposed filters that are not valid.") from None
-    rows, total = await audit_queries.list_audits(
-        filters.model_dump(exclude_none=True), request.limit, request.offset
+    items, total, estimated = await audit_queries.list_audits(
+        filters.model_dump(exclude_none=True),
+        request.limit,
+        request.offset,
+        exact_up_to=get_settings().list_exact_total_up_to,
     )
-    return SearchResponse(
-        filters=filters,
-        items=[AuditOut.model_validate(row) for row in rows],
-        total=total,
-        limit=request.limit,
-        offset=request.offset,
+    return JSONText(
+        f'{{"filters":{filters.model_dump_json()},"items":{items},"total":{total},'
+        f'"total_is_estimate":{"true" if estimated else "false"},'
+        f'"limit":{request.limit},"offset":{request.offset}}}'
     )
 
 

@@ -108,7 +108,8 @@ class SearchRequest(BaseModel):
 class SearchResponse(BaseModel):
     filters: AuditFilters = Field(description="The filters the model chose, as validated.")
     items: list[AuditOut]
-    total: int
+    total: int = Field(description="As in the audits list: exact up to 10,000, else estimated.")
+    total_is_estimate: bool
     limit: int
     offset: int
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Query, Response, status
 
 from audits import queries
 from audits.schemas import AuditCreate, AuditListQuery, AuditOut, AuditPage, AuditUpdate
 from errors import AuditNotFound, InvalidStatusTransition, error_responses
+from responses import JSONText
+from settings import get_settings
 
 router = APIRouter(prefix="/api/v1/audits", tags=["audits"])
 
@@ -23,12 +25,13 @@ COMMON_ERRORS = error_responses(422, 500, 503)
     description="Store who did what to which entity, and how it ended. The server assigns "
     "`id` and `created_at`. Unknown fields are refused (422). Answers 201 with the record "
     "and a `Location` header.",
+    response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(413, 415)},
 )
-async def create_audit(audit: Annotated[AuditCreate, Body()], response: Response) -> AuditOut:
-    row = await queries.create_audit(audit.model_dump())
-    response.headers["Location"] = f"{router.prefix}/{row['id']}"
-    return AuditOut.model_validate(row)
+async def create_audit(audit: Annotated[AuditCreate, Body()]) -> JSONText:
+    audit_id = uuid4()
+    record = await queries.create_audit(audit_id, audit.model_dump())
+    return JSONText(record, status_code=201, headers={"Location": f"{router.prefix}/{audit_id}"})
 
 
 @router.get(
@@ -39,17 +42,20 @@ async def create_audit(audit: Annotated[AuditCreate, Body()], response: Response
     "both RFC 3339 with a UTC offset (a window that ends before it starts is simply empty). "
     "`limit` is 1-50 (default 20; larger is a 422, not "
     "clamped); `offset` is 0-1,000,000. Unknown query parameters are refused. Deleted records "
-    "are never listed.",
+    "are never listed. `total` is exact up to 10,000 matches; past that it is PostgreSQL's "
+    "estimate and `total_is_estimate` is true (an exact count of millions of rows would cost "
+    "more than the page).",
+    response_model=AuditPage,
     responses=COMMON_ERRORS,
 )
-async def list_audits(query: Annotated[AuditListQuery, Query()]) -> AuditPage:
+async def list_audits(query: Annotated[AuditListQuery, Query()]) -> JSONText:
     filters = query.model_dump(exclude={"limit", "offset"}, exclude_none=True)
-    rows, total = await queries.list_audits(filters, query.limit, query.offset)
-    return AuditPage(
-        items=[AuditOut.model_validate(row) for row in rows],
-        total=total,
-        limit=query.limit,
-        offset=query.offset,
+    items, total, estimated = await queries.list_audits(
+        filters, query.limit, query.offset, exact_up_to=get_settings().list_exact_total_up_to
+    )
+    return JSONText(
+        f'{{"items":{items},"total":{total},"total_is_estimate":{"true" if estimated else "false"},'
+        f'"limit":{query.limit},"offset":{query.offset}}}'
     )
 
 
@@ -57,13 +63,14 @@ async def list_audits(query: Annotated[AuditListQuery, Query()]) -> AuditPage:
     "/{audit_id}",
     summary="Get an audit record",
     description="Return one audit record by id. Deleted records answer 404.",
+    response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(404)},
 )
-async def read_audit(audit_id: UUID) -> AuditOut:
-    row = await queries.get_audit(audit_id)
-    if row is None:
+async def read_audit(audit_id: UUID) -> JSONText:
+    record = await queries.get_audit(audit_id)
+    if record is None:
         raise AuditNotFound(audit_id)
-    return AuditOut.model_validate(row)
+    return JSONText(record)
 
 
 @router.put(
@@ -74,12 +81,13 @@ async def read_audit(audit_id: UUID) -> AuditOut:
     "or `failure`; a final status cannot change (409), and re-sending it is a no-op 200. "
     "`updated_at` moves only when something changed; a body with nothing to change (`{}`) "
     "is a no-op that returns the record.",
+    response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(404, 409, 413, 415)},
 )
-async def update_audit(audit_id: UUID, change: Annotated[AuditUpdate, Body()]) -> AuditOut:
-    row, refused_from = await queries.update_audit(audit_id, change.status, change.details)
-    if row is not None:
-        return AuditOut.model_validate(row)
+async def update_audit(audit_id: UUID, change: Annotated[AuditUpdate, Body()]) -> JSONText:
+    record, refused_from = await queries.update_audit(audit_id, change.status, change.details)
+    if record is not None:
+        return JSONText(record)
     if refused_from is not None:
         raise InvalidStatusTransition(refused_from, change.status or refused_from)
     raise AuditNotFound(audit_id)

@@ -192,6 +192,10 @@ class AuditListQuery(AuditFilters):
 
 class AuditPage(BaseModel):
     items: list[AuditOut]
-    total: int
+    total: int = Field(
+        description="Matching records: exact up to 10,000 (LIST_EXACT_TOTAL_UP_TO), beyond "
+        "that PostgreSQL's planner estimate and `total_is_estimate` is true."
+    )
+    total_is_estimate: bool
     limit: int
     offset: int

@@ -1,6 +1,7 @@
 """Faults a sceptical operator would try: they get clean 503s, never hangs, never lost data."""
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -217,7 +218,8 @@ async def test_secrets_never_reach_a_response_or_a_log_line_even_at_debug():
 
     assert {response.status_code for response in bodies} >= {201, 502, 503}
     log = server.output()
-    assert '"level": "DEBUG"' in log or '"level": "WARNING"' in log
+    levels = {json.loads(line)["level"] for line in log.splitlines() if line.startswith("{")}
+    assert {"DEBUG", "WARNING"} <= levels  # it did log verbosely, and about the outage
     for response in bodies:
         for secret in (password, key, "Traceback", "SELECT", "postgresql://", "127.0.0.1:"):
             assert secret not in response.text

