@@ -35,8 +35,9 @@ from tests.server_process import ServerProcess, procfile_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+# Its own entity type, so the rows it adds never become the data the read scenarios query.
 CREATE_BODY = (
-    '{"action_type":"update","entity_type":"invoice_007","entity_id":"{uuid}",'
+    '{"action_type":"update","entity_type":"bench_create","entity_id":"{uuid}",'
     '"user_id":"0b8f2b1e-9a57-4a8e-8a7e-5f0f0c7d2e33","status":"success",'
     '"details":{"field":"amount","from":100,"to":120},"ip_address":"203.0.113.7",'
     '"user_agent":"bench/1.0"}'
@@ -74,7 +75,6 @@ async def scenarios_for(database_url: str) -> list[Scenario]:
     return [
         Scenario("GET /health", "/health"),
         Scenario("GET /health/db", "/health/db"),
-        Scenario("POST /api/v1/audits", "/api/v1/audits", "POST"),
         Scenario("GET /api/v1/audits?limit=20", "/api/v1/audits?limit=20"),
         Scenario(
             "list by entity_type+action_type, limit=50&offset=200",
@@ -84,6 +84,8 @@ async def scenarios_for(database_url: str) -> list[Scenario]:
         Scenario("list by entity_id", f"/api/v1/audits?entity_id={entity_id}"),
         Scenario("list by a created_after/created_before week", f"/api/v1/audits?{week}"),
         Scenario("GET /api/v1/audits/{id}", f"/api/v1/audits/{one_id}"),
+        # Last, so the reads above run on the seeded (and vacuumed) rows only.
+        Scenario("POST /api/v1/audits", "/api/v1/audits", "POST"),
     ]
 
 
