@@ -25,20 +25,25 @@ ACCEPTABLE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-def _json_response_messages(
-    status: int, body: dict[str, Any], request_id: str, extra_headers: dict[str, str] | None = None
-) -> list[Message]:
-    payload = orjson.dumps(body)
+async def _send_error(
+    send: Send,
+    request_id: str,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> None:
+    """An error in the contract's shape, sent from here because the app never saw it."""
+    payload = orjson.dumps({"error": code, "message": message, "details": details})
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
         (REQUEST_ID_HEADER, request_id.encode()),
     ]
     headers += [(k.lower().encode(), v.encode()) for k, v in (extra_headers or {}).items()]
-    return [
-        {"type": "http.response.start", "status": status, "headers": headers},
-        {"type": "http.response.body", "body": payload},
-    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _is_json(scope: Scope) -> bool:
@@ -77,38 +82,28 @@ class RequestContextMiddleware:
         try:
             if scope["method"] in BODY_METHODS:
                 receive, body = await self._buffered_body(scope, receive)
-                if body and not _is_json(scope):
-                    status_holder["status"] = 415
-                    await self._send_all(
+                if receive is None:
+                    status_holder["status"] = 413
+                    limit = self.max_body_bytes
+                    await _send_error(
                         send,
-                        _json_response_messages(
-                            415,
-                            {
-                                "error": "unsupported_media_type",
-                                "message": "Send the body as JSON with "
-                                "'Content-Type: application/json'.",
-                                "details": None,
-                            },
-                            request_id,
-                        ),
+                        request_id,
+                        413,
+                        "payload_too_large",
+                        f"The request body is larger than the limit of {limit} bytes.",
+                        {"limit_bytes": limit},
+                        {"connection": "close"},
                     )
                     return
-                if receive is None:
-                    await self._send_all(
+                if body and not _is_json(scope):
+                    status_holder["status"] = 415
+                    await _send_error(
                         send,
-                        _json_response_messages(
-                            413,
-                            {
-                                "error": "payload_too_large",
-                                "message": "The request body is larger than the limit of "
-                                f"{self.max_body_bytes} bytes.",
-                                "details": {"limit_bytes": self.max_body_bytes},
-                            },
-                            request_id,
-                            {"connection": "close"},
-                        ),
+                        request_id,
+                        415,
+                        "unsupported_media_type",
+                        "Send the body as JSON with 'Content-Type: application/json'.",
                     )
-                    status_holder["status"] = 413
                     return
             await self.app(scope, receive, send_with_request_id)
         except Exception:
@@ -117,18 +112,13 @@ class RequestContextMiddleware:
             )
             if not status_holder["started"]:
                 status_holder["status"] = 500
-                await self._send_all(
+                await _send_error(
                     send,
-                    _json_response_messages(
-                        500,
-                        {
-                            "error": "internal_error",
-                            "message": "An unexpected error occurred. Quote the request id "
-                            "when reporting it.",
-                            "details": {"request_id": request_id},
-                        },
-                        request_id,
-                    ),
+                    request_id,
+                    500,
+                    "internal_error",
+                    "An unexpected error occurred. Quote the request id when reporting it.",
+                    {"request_id": request_id},
                 )
         finally:
             access_logger.info(
@@ -149,11 +139,6 @@ class RequestContextMiddleware:
             if name == REQUEST_ID_HEADER and ACCEPTABLE_REQUEST_ID.match(value):
                 return value.decode()
         return uuid.uuid4().hex
-
-    @staticmethod
-    async def _send_all(send: Send, messages: list[Message]) -> None:
-        for message in messages:
-            await send(message)
 
     async def _buffered_body(self, scope: Scope, receive: Receive) -> tuple[Receive | None, bytes]:
         """Read the whole body up to the cap; (None, b"") if it is over (by header or count)."""
