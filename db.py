@@ -80,6 +80,7 @@ async def _ensure_pool() -> asyncpg.Pool:
                     max_size=_settings.db_pool_max,
                     timeout=_settings.db_connect_timeout_s,
                     command_timeout=_settings.db_command_timeout_s,
+                    statement_cache_size=_settings.db_statement_cache_size,
                     # PostgreSQL renders timestamps in JSON: always in UTC.
                     server_settings={"timezone": "UTC"},
                     reset=keep_session,

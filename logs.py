@@ -5,8 +5,12 @@ import sys
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
-# uvicorn's access log would duplicate ours, which carries the request id.
-QUIETED_LOGGERS = {"uvicorn.access": logging.WARNING}
+# uvicorn's access log would duplicate ours, which carries the request id. The HTTP clients
+# and the openai SDK would log every upstream request (and at DEBUG, its options): the ledger
+# and our access line already say what happened, so they stay at WARNING whatever LOG_LEVEL.
+QUIETED_LOGGERS = {
+    name: logging.WARNING for name in ("uvicorn.access", "httpx", "httpx2", "httpcore", "openai")
+}
 
 
 def _drop_terminal_colours(record: logging.LogRecord) -> bool:

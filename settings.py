@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     db_acquire_timeout_s: float = Field(default=5.0, gt=0)
     db_command_timeout_s: float = Field(default=30.0, gt=0)
     db_health_timeout_s: float = Field(default=2.0, gt=0)
+    db_statement_cache_size: int = Field(default=100, ge=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     cors_origins: Annotated[list[str], NoDecode] = ["*"]
