@@ -140,11 +140,10 @@ async def search_audits(request: Annotated[SearchRequest, Body()], ai: AIDep) ->
         request.offset,
         exact_up_to=get_settings().list_exact_total_up_to,
     )
-    return JSONText(
-        f'{{"filters":{filters.model_dump_json()},"items":{items},"total":{total},'
-        f'"total_is_estimate":{"true" if estimated else "false"},'
-        f'"limit":{request.limit},"offset":{request.offset}}}'
+    page = audit_queries.page_json(
+        items, total, estimated, request.limit, request.offset, filters=filters.model_dump_json()
     )
+    return JSONText(page)
 
 
 @router.get(

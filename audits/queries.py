@@ -159,6 +159,18 @@ async def list_audits(
     return page, max(total, int(plan[0]["Plan"]["Plan Rows"])), True
 
 
+def page_json(
+    items: str, total: int, estimated: bool, limit: int, offset: int, **members: str
+) -> str:
+    """The list answer around a page PostgreSQL rendered; `members` are extra raw-JSON fields."""
+    extra = "".join(f'"{name}":{value},' for name, value in members.items())
+    flag = "true" if estimated else "false"
+    return (
+        f'{{{extra}"items":{items},"total":{total},"total_is_estimate":{flag},'
+        f'"limit":{limit},"offset":{offset}}}'
+    )
+
+
 async def update_audit(
     audit_id: UUID, status: str | None, details: dict[str, Any] | None
 ) -> tuple[str | None, str | None]:

@@ -53,10 +53,7 @@ async def list_audits(query: Annotated[AuditListQuery, Query()]) -> JSONText:
     items, total, estimated = await queries.list_audits(
         filters, query.limit, query.offset, exact_up_to=get_settings().list_exact_total_up_to
     )
-    return JSONText(
-        f'{{"items":{items},"total":{total},"total_is_estimate":{"true" if estimated else "false"},'
-        f'"limit":{query.limit},"offset":{query.offset}}}'
-    )
+    return JSONText(queries.page_json(items, total, estimated, query.limit, query.offset))
 
 
 @router.get(

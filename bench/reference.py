@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from audits.queries import CREATE_SQL, GET_SQL, count_sql, estimate_sql, page_sql
+from audits.queries import CREATE_SQL, GET_SQL, count_sql, estimate_sql, page_json, page_sql
 from db import keep_session
 
 pool: asyncpg.Pool
@@ -94,10 +94,7 @@ async def listing(request):
             plan_query, plan_params = estimate_sql(filters)
             plan = json.loads(await conn.fetchval(plan_query, *plan_params))
             total, estimated = max(total, plan[0]["Plan"]["Plan Rows"]), True
-    return json_response(
-        f'{{"items":{items},"total":{total},"total_is_estimate":{str(estimated).lower()},'
-        f'"limit":{limit},"offset":{offset}}}'
-    )
+    return json_response(page_json(items, total, estimated, limit, offset))
 
 
 @asynccontextmanager
