@@ -90,7 +90,24 @@ class PayloadTooLarge(AppError):
         super().__init__(
             f"The request body is larger than the limit of {limit_bytes} bytes.",
             details={"limit_bytes": limit_bytes},
+            # The rest of the body is unread: the connection cannot carry another request.
+            headers={"Connection": "close"},
         )
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+    message = "Send the body as JSON with 'Content-Type: application/json'."
+
+
+class UnexpectedError(AppError):
+    """What a bug looks like to a consumer: nothing internal, only the id to quote."""
+
+    message = "An unexpected error occurred. Quote the request id when reporting it."
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(details={"request_id": request_id})
 
 
 class AINotConfigured(AppError):
@@ -192,10 +209,15 @@ def _describe_problem(item: dict[str, Any]) -> dict[str, str]:
     return {"field": field, "message": item.get("msg", "invalid")}
 
 
-async def handle_app_error(request: Request, exc: AppError) -> JSONBytes:
+def response_for(error: AppError, extra_headers: dict[str, str] | None = None) -> JSONBytes:
+    headers = {**error.headers, **(extra_headers or {})}
     return error_response(
-        exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
+        error.status_code, error.code, error.message, details=error.details, headers=headers
     )
+
+
+async def handle_app_error(request: Request, exc: AppError) -> JSONBytes:
+    return response_for(exc)
 
 
 async def handle_validation_error(request: Request, exc: RequestValidationError) -> JSONBytes:

@@ -11,10 +11,10 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from errors import AppError, PayloadTooLarge, UnexpectedError, UnsupportedMediaType, response_for
 
 access_logger = logging.getLogger("looped_needle.access")
 error_logger = logging.getLogger("looped_needle.errors")
@@ -25,25 +25,11 @@ ACCEPTABLE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-async def _send_error(
-    send: Send,
-    request_id: str,
-    status: int,
-    code: str,
-    message: str,
-    details: dict[str, Any] | None = None,
-    extra_headers: dict[str, str] | None = None,
+async def _answer(
+    scope: Scope, receive: Receive, send: Send, request_id: str, error: AppError
 ) -> None:
-    """An error in the contract's shape, sent from here because the app never saw it."""
-    payload = orjson.dumps({"error": code, "message": message, "details": details})
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        (REQUEST_ID_HEADER, request_id.encode()),
-    ]
-    headers += [(k.lower().encode(), v.encode()) for k, v in (extra_headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    """Send an error the app never got to handle, in the same shape its handlers use."""
+    await response_for(error, {"X-Request-ID": request_id})(scope, receive, send)
 
 
 def _is_json(scope: Scope) -> bool:
@@ -81,30 +67,17 @@ class RequestContextMiddleware:
 
         try:
             if scope["method"] in BODY_METHODS:
-                receive, body = await self._buffered_body(scope, receive)
-                if receive is None:
-                    status_holder["status"] = 413
-                    limit = self.max_body_bytes
-                    await _send_error(
-                        send,
-                        request_id,
-                        413,
-                        "payload_too_large",
-                        f"The request body is larger than the limit of {limit} bytes.",
-                        {"limit_bytes": limit},
-                        {"connection": "close"},
-                    )
+                replay, body = await self._buffered_body(scope, receive)
+                refusal = None
+                if replay is None:
+                    refusal = PayloadTooLarge(self.max_body_bytes)
+                elif body and not _is_json(scope):
+                    refusal = UnsupportedMediaType()
+                if refusal is not None:
+                    status_holder["status"] = refusal.status_code
+                    await _answer(scope, receive, send, request_id, refusal)
                     return
-                if body and not _is_json(scope):
-                    status_holder["status"] = 415
-                    await _send_error(
-                        send,
-                        request_id,
-                        415,
-                        "unsupported_media_type",
-                        "Send the body as JSON with 'Content-Type: application/json'.",
-                    )
-                    return
+                receive = replay
             await self.app(scope, receive, send_with_request_id)
         except Exception:
             error_logger.exception(
@@ -112,14 +85,7 @@ class RequestContextMiddleware:
             )
             if not status_holder["started"]:
                 status_holder["status"] = 500
-                await _send_error(
-                    send,
-                    request_id,
-                    500,
-                    "internal_error",
-                    "An unexpected error occurred. Quote the request id when reporting it.",
-                    {"request_id": request_id},
-                )
+                await _answer(scope, receive, send, request_id, UnexpectedError(request_id))
         finally:
             access_logger.info(
                 "request",
