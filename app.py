@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from ai.client import create_client
 from ai.routes import router as ai_router
 from audits.routes import router as audits_router
 from errors import DatabaseUnavailable, install_error_handlers
+from ledger import sealer
+from ledger.routes import router as ledger_router
 from logs import configure_logging
 from middleware import RequestContextMiddleware
 from responses import JSONBytes
@@ -49,7 +52,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         await db.open_pool(settings)
         app.state.openai = create_client(settings)
+        stop_sealing = asyncio.Event()
+        sealing = None
+        if settings.ledger_sealer and settings.ledger_signing_key is not None:
+            sealing = asyncio.create_task(sealer.run(settings, stop_sealing))
         yield
+        stop_sealing.set()
+        if sealing is not None:
+            await sealing
         if app.state.openai is not None:
             await app.state.openai.close()
         await db.close_pool()
@@ -75,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(audits_router)
     app.include_router(ai_router)
+    app.include_router(ledger_router)
 
     @app.get("/", tags=["service"], summary="Service index", description="Name, version, links.")
     async def index() -> ServiceIndex:

@@ -254,3 +254,29 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
+
+
+class CheckpointNotFound(AppError):
+    status_code = 404
+    code = "checkpoint_not_found"
+
+    def __init__(self, tree_size: int | None) -> None:
+        if tree_size is None:
+            message = "The ledger has no checkpoint yet: nothing has been sealed."
+        else:
+            message = f"There is no checkpoint for tree size {tree_size}."
+        super().__init__(message, details={"tree_size": tree_size})
+
+
+class InvalidLedgerRange(AppError):
+    status_code = 422
+    code = "invalid_ledger_range"
+
+    def __init__(self, message: str, **details: int) -> None:
+        super().__init__(message, details=details)
+
+
+class LedgerNotConfigured(AppError):
+    status_code = 503
+    code = "ledger_not_configured"
+    message = "This server has no LEDGER_SIGNING_KEY, so it signs no checkpoints."

@@ -49,13 +49,20 @@ class Settings(BaseSettings):
     openai_timeout_s: float = Field(default=20.0, gt=0)
     openai_max_retries: int = Field(default=2, ge=0, le=10)
 
+    # The ledger's checkpoint signer, a signed-note private key (`piccolo ledger new_key`).
+    ledger_signing_key: SecretStr | None = None
+    ledger_seal_interval_s: float = Field(default=1.0, gt=0)
+    ledger_seal_batch_max: int = Field(default=100_000, ge=1)
+    # Run the sealer inside each web process (one works at a time), or only in a worker.
+    ledger_sealer: bool = True
+
     @model_validator(mode="before")
     @classmethod
     def split_cors_origins(cls, values: dict) -> dict:
         raw = values.get("cors_origins")
         if isinstance(raw, str):
             values["cors_origins"] = [origin.strip() for origin in raw.split(",") if origin.strip()]
-        for name in ("database_url", "openai_api_key", "openai_base_url"):
+        for name in ("database_url", "openai_api_key", "openai_base_url", "ledger_signing_key"):
             if values.get(name) == "":
                 values[name] = None
         return values

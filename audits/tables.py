@@ -1,6 +1,6 @@
 """The `audit` table. Required columns say `null=False, default=None` so a missing value fails."""
 
-from piccolo.columns import JSONB, UUID, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, BigInt, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -19,3 +19,8 @@ class Audit(Table, tablename="audit"):
     updated_at = Timestamptz(null=True, default=None)
     # Soft delete: the API never removes a row, it stamps this column.
     deleted_at = Timestamptz(null=True, default=None)
+    # Set by the server from the API key that wrote the record ("name (prefix)"), never by
+    # a client; null when the service runs without keys.
+    recorded_by = Varchar(length=120, null=True, default=None)
+    # The record's latest journal entry (ledger/): a receipt a client can check later.
+    ledger_seq = BigInt(null=True, default=None)

@@ -1,0 +1,16 @@
+import os
+
+from piccolo.conf.apps import AppConfig
+
+from ledger.tables import JournalEntry, LedgerCheckpoint, LedgerNode
+
+CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
+
+APP_CONFIG = AppConfig(
+    app_name="ledger",
+    migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
+    table_classes=[JournalEntry, LedgerNode, LedgerCheckpoint],
+    # The journal trigger lives on `audit`, so the audits tables must exist first.
+    migration_dependencies=["audits.piccolo_app"],
+    commands=[],
+)

@@ -1,0 +1,72 @@
+"""Reads of the ledger: checkpoints, raw leaves, a record's entries, and proof nodes."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from db import connection
+from ledger.merkle import consistency_proof, inclusion_proof
+from ledger.sealer import fetch_nodes
+from ledger.store import nodes_needed
+
+CHECKPOINT_COLUMNS = "tree_size, root_hash, note, created_at"
+
+
+async def get_checkpoint(tree_size: int | None) -> dict[str, Any] | None:
+    """The latest checkpoint, or the one for exactly `tree_size` leaves."""
+    async with connection() as conn:
+        if tree_size is None:
+            row = await conn.fetchrow(
+                f"SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoint "
+                "ORDER BY tree_size DESC LIMIT 1"
+            )
+        else:
+            row = await conn.fetchrow(
+                f"SELECT {CHECKPOINT_COLUMNS} FROM ledger_checkpoint WHERE tree_size = $1",
+                tree_size,
+            )
+    return None if row is None else dict(row)
+
+
+async def list_entries(start: int, end: int) -> list[dict[str, Any]]:
+    """Sealed leaves with start <= leaf_index < end, in index order."""
+    async with connection() as conn:
+        rows = await conn.fetch(
+            "SELECT leaf_index, seq, leaf FROM journal_entry "
+            "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index",
+            start,
+            end,
+        )
+    return [dict(row) for row in rows]
+
+
+async def audit_entries(audit_id: UUID) -> list[dict[str, Any]]:
+    """Every journal entry of one record (deleted ones too), oldest first."""
+    async with connection() as conn:
+        rows = await conn.fetch(
+            "SELECT seq, change, leaf, leaf_index, created_at FROM journal_entry "
+            "WHERE audit_id = $1 ORDER BY seq",
+            audit_id,
+        )
+    return [dict(row) for row in rows]
+
+
+async def inclusion_proofs(indexes: list[int], tree_size: int) -> dict[int, list[bytes]]:
+    """RFC 9162 inclusion proofs for several leaves of one tree, from one read of nodes."""
+
+    def build(get_node):
+        return {index: inclusion_proof(index, tree_size, get_node) for index in indexes}
+
+    return await _with_nodes(build)
+
+
+async def consistency(first: int, second: int) -> list[bytes]:
+    return await _with_nodes(lambda get_node: consistency_proof(first, second, get_node))
+
+
+async def _with_nodes(build):
+    wanted = nodes_needed(build)
+    async with connection() as conn:
+        nodes = await fetch_nodes(conn, wanted)
+    return build(lambda level, n: nodes[(level, n)])

@@ -1,0 +1,142 @@
+"""The sealer: integrates journal entries into the Merkle tree and signs a checkpoint.
+
+One seal is one transaction: it takes a transaction-level advisory lock (so exactly one
+sealer works at a time across processes and dynos, and it works through PgBouncer in
+transaction mode), reads the committed entries that have no tree position yet in `seq`
+order, gives them the next indices, stores the subtrees they complete, and writes a signed
+checkpoint. A sealer killed mid-batch rolls back whole; the next one starts where the last
+commit ended, so an entry is never lost, skipped or sealed twice. An entry whose
+transaction commits late is simply picked up by a later seal, with a later index.
+
+Runs inside the web process by default (LEDGER_SEALER=true), or alone:
+`python -m ledger.sealer` (the Procfile's `worker`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+
+import asyncpg
+
+import db
+from errors import DatabaseUnavailable
+from ledger.note import checkpoint_body, key_name, sign_note
+from ledger.store import append_leaves, frontier, stored_hash_index
+from settings import Settings
+
+logger = logging.getLogger("looped_needle.ledger")
+
+# pg_try_advisory_xact_lock key: any fixed 64-bit number no other feature uses.
+SEALER_LOCK = 0x4C4E_4C45_4447_4552  # "LNLEDGER"
+
+
+async def seal_once(
+    conn: asyncpg.Connection, *, signer: str, origin: str, batch_limit: int
+) -> int | None:
+    """Seal what is waiting, up to `batch_limit` entries. The number sealed, or None when
+    another sealer holds the lock."""
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", SEALER_LOCK):
+            return None
+        size = await conn.fetchval("SELECT coalesce(max(tree_size), 0) FROM ledger_checkpoint")
+        entries = await conn.fetch(
+            "SELECT seq, leaf FROM journal_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
+            batch_limit,
+        )
+        if not entries:
+            return 0
+        edge = frontier(size)
+        stored = await fetch_nodes(conn, edge)
+        completed, root = append_leaves(
+            size, [stored[key] for key in edge], (e["leaf"] for e in entries)
+        )
+        new_size = size + len(entries)
+        await conn.execute(
+            """UPDATE journal_entry SET leaf_index = sealed.leaf_index
+               FROM unnest($1::bigint[], $2::bigint[]) AS sealed(seq, leaf_index)
+               WHERE journal_entry.seq = sealed.seq""",
+            [e["seq"] for e in entries],
+            list(range(size, new_size)),
+        )
+        await conn.copy_records_to_table(
+            "ledger_node",
+            records=[(stored_hash_index(level, n), h) for level, n, h in completed],
+            columns=["id", "hash"],
+        )
+        note = sign_note(checkpoint_body(origin, new_size, root), signer)
+        await conn.execute(
+            "INSERT INTO ledger_checkpoint (tree_size, root_hash, note, created_at) "
+            "VALUES ($1, $2, $3, now())",
+            new_size,
+            root,
+            note,
+        )
+    return len(entries)
+
+
+async def fetch_nodes(
+    conn: asyncpg.Connection, keys: list[tuple[int, int]] | set[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    by_id = {stored_hash_index(level, n): (level, n) for level, n in keys}
+    rows = await conn.fetch(
+        "SELECT id, hash FROM ledger_node WHERE id = ANY($1::bigint[])", list(by_id)
+    )
+    found = {by_id[row["id"]]: row["hash"] for row in rows}
+    missing = set(by_id.values()) - set(found)
+    if missing:
+        raise LookupError(f"ledger nodes missing from storage: {sorted(missing)[:5]}")
+    return found
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """Seal every LEDGER_SEAL_INTERVAL_S until `stop` is set; outages are waited out."""
+    signer = settings.ledger_signing_key.get_secret_value()
+    # C2SP: a log's origin line is the name its checkpoints are signed under.
+    origin = key_name(signer)
+    interval = settings.ledger_seal_interval_s
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            async with db.connection() as conn:
+                sealed = await seal_once(
+                    conn,
+                    signer=signer,
+                    origin=origin,
+                    batch_limit=settings.ledger_seal_batch_max,
+                )
+            if sealed:
+                logger.info("sealed", extra={"entries": sealed})
+        except (DatabaseUnavailable, *db.OUTAGE_ERRORS) as error:
+            logger.warning("sealer waiting for the database: %s", type(error).__name__)
+        except Exception:
+            logger.exception("seal failed; retrying after the interval")
+        remaining = interval - (time.monotonic() - started)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(remaining, 0.01))
+
+
+async def _main() -> None:
+    from logs import configure_logging
+    from settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if settings.database_url is None or settings.ledger_signing_key is None:
+        raise SystemExit("refusing to start: DATABASE_URL and LEDGER_SIGNING_KEY must be set")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await db.open_pool(settings)
+    try:
+        await run(settings, stop)
+    finally:
+        await db.close_pool()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())
