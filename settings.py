@@ -51,6 +51,8 @@ class Settings(BaseSettings):
 
     # The ledger's checkpoint signer, a signed-note private key (`piccolo ledger new_key`).
     ledger_signing_key: SecretStr | None = None
+    # The matching verifier key (public): what `piccolo ledger verify` checks signatures with.
+    ledger_verifier_key: str | None = None
     ledger_seal_interval_s: float = Field(default=1.0, gt=0)
     ledger_seal_batch_max: int = Field(default=100_000, ge=1)
     # Run the sealer inside each web process (one works at a time), or only in a worker.
@@ -62,7 +64,13 @@ class Settings(BaseSettings):
         raw = values.get("cors_origins")
         if isinstance(raw, str):
             values["cors_origins"] = [origin.strip() for origin in raw.split(",") if origin.strip()]
-        for name in ("database_url", "openai_api_key", "openai_base_url", "ledger_signing_key"):
+        for name in (
+            "database_url",
+            "openai_api_key",
+            "openai_base_url",
+            "ledger_signing_key",
+            "ledger_verifier_key",
+        ):
             if values.get(name) == "":
                 values[name] = None
         return values

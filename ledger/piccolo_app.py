@@ -2,6 +2,7 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
+from ledger.commands import new_key, verify
 from ledger.tables import JournalEntry, LedgerCheckpoint, LedgerNode
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
@@ -12,5 +13,5 @@ APP_CONFIG = AppConfig(
     table_classes=[JournalEntry, LedgerNode, LedgerCheckpoint],
     # The journal trigger lives on `audit`, so the audits tables must exist first.
     migration_dependencies=["audits.piccolo_app"],
-    commands=[],
+    commands=[new_key, verify],
 )

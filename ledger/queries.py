@@ -6,9 +6,13 @@ from typing import Any
 from uuid import UUID
 
 from db import connection
-from ledger.merkle import consistency_proof, inclusion_proof
-from ledger.sealer import fetch_nodes
-from ledger.store import nodes_needed
+from ledger.merkle import (
+    consistency_proof,
+    consistency_proof_nodes,
+    inclusion_proof,
+    inclusion_proof_nodes,
+)
+from ledger.store import compute_with_nodes
 
 CHECKPOINT_COLUMNS = "tree_size, root_hash, note, created_at"
 
@@ -54,19 +58,19 @@ async def audit_entries(audit_id: UUID) -> list[dict[str, Any]]:
 
 async def inclusion_proofs(indexes: list[int], tree_size: int) -> dict[int, list[bytes]]:
     """RFC 9162 inclusion proofs for several leaves of one tree, from one read of nodes."""
-
-    def build(get_node):
-        return {index: inclusion_proof(index, tree_size, get_node) for index in indexes}
-
-    return await _with_nodes(build)
+    wanted = {node for index in indexes for node in inclusion_proof_nodes(index, tree_size)}
+    async with connection() as conn:
+        return await compute_with_nodes(
+            conn,
+            wanted,
+            lambda get: {index: inclusion_proof(index, tree_size, get) for index in indexes},
+        )
 
 
 async def consistency(first: int, second: int) -> list[bytes]:
-    return await _with_nodes(lambda get_node: consistency_proof(first, second, get_node))
-
-
-async def _with_nodes(build):
-    wanted = nodes_needed(build)
     async with connection() as conn:
-        nodes = await fetch_nodes(conn, wanted)
-    return build(lambda level, n: nodes[(level, n)])
+        return await compute_with_nodes(
+            conn,
+            consistency_proof_nodes(first, second),
+            lambda get: consistency_proof(first, second, get),
+        )

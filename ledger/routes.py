@@ -16,7 +16,8 @@ from errors import (
     error_responses,
 )
 from ledger import queries
-from ledger.note import verifier_of
+from ledger.merkle import EMPTY_ROOT
+from ledger.note import parse_signer
 from ledger.schemas import (
     AuditProof,
     Checkpoint,
@@ -26,7 +27,6 @@ from ledger.schemas import (
     ProofEntry,
     PublicKey,
 )
-from ledger.store import root_of_frontier
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 
@@ -73,8 +73,10 @@ async def read_public_key(request: Request) -> PublicKey:
     signer = request.app.state.settings.ledger_signing_key
     if signer is None:
         raise LedgerNotConfigured()
-    name, raw_key, verifier = verifier_of(signer.get_secret_value())
-    return PublicKey(key_name=name, public_key=b64(raw_key), verifier_key=verifier)
+    verifier = parse_signer(signer.get_secret_value()).verifier
+    return PublicKey(
+        key_name=verifier.name, public_key=b64(verifier.public_key), verifier_key=verifier.key
+    )
 
 
 @router.get(
@@ -99,7 +101,7 @@ async def prove_audit(audit_id: UUID, tree_size: TreeSize = None) -> AuditProof:
     return AuditProof(
         audit_id=audit_id,
         tree_size=size,
-        root_hash=b64(checkpoint["root_hash"] if checkpoint else root_of_frontier([])),
+        root_hash=b64(checkpoint["root_hash"] if checkpoint else EMPTY_ROOT),
         entries=[
             ProofEntry(
                 seq=e["seq"],

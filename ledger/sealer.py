@@ -24,8 +24,9 @@ import asyncpg
 
 import db
 from errors import DatabaseUnavailable
-from ledger.note import checkpoint_body, key_name, sign_note
-from ledger.store import append_leaves, frontier, stored_hash_index
+from ledger.merkle import append_leaves, frontier_nodes, leaf_hash, root_at
+from ledger.note import Checkpoint, Signer, parse_signer, sign_checkpoint
+from ledger.store import fetch_nodes, reader, stored_hash_index
 from settings import Settings
 
 logger = logging.getLogger("looped_needle.ledger")
@@ -34,9 +35,7 @@ logger = logging.getLogger("looped_needle.ledger")
 SEALER_LOCK = 0x4C4E_4C45_4447_4552  # "LNLEDGER"
 
 
-async def seal_once(
-    conn: asyncpg.Connection, *, signer: str, origin: str, batch_limit: int
-) -> int | None:
+async def seal_once(conn: asyncpg.Connection, *, signer: Signer, batch_limit: int) -> int | None:
     """Seal what is waiting, up to `batch_limit` entries. The number sealed, or None when
     another sealer holds the lock."""
     async with conn.transaction():
@@ -49,12 +48,11 @@ async def seal_once(
         )
         if not entries:
             return 0
-        edge = frontier(size)
-        stored = await fetch_nodes(conn, edge)
-        completed, root = append_leaves(
-            size, [stored[key] for key in edge], (e["leaf"] for e in entries)
-        )
+        nodes = await fetch_nodes(conn, frontier_nodes(size))
+        completed = append_leaves(reader(nodes), size, [leaf_hash(e["leaf"]) for e in entries])
+        nodes.update(((node.level, node.index), node.hash) for node in completed)
         new_size = size + len(entries)
+        root = root_at(new_size, reader(nodes))
         await conn.execute(
             """UPDATE journal_entry SET leaf_index = sealed.leaf_index
                FROM unnest($1::bigint[], $2::bigint[]) AS sealed(seq, leaf_index)
@@ -64,10 +62,11 @@ async def seal_once(
         )
         await conn.copy_records_to_table(
             "ledger_node",
-            records=[(stored_hash_index(level, n), h) for level, n, h in completed],
+            records=[(stored_hash_index(n.level, n.index), n.hash) for n in completed],
             columns=["id", "hash"],
         )
-        note = sign_note(checkpoint_body(origin, new_size, root), signer)
+        # C2SP: a log's origin line is the name its checkpoints are signed under.
+        note = sign_checkpoint(Checkpoint(signer.name, new_size, root), signer)
         await conn.execute(
             "INSERT INTO ledger_checkpoint (tree_size, root_hash, note, created_at) "
             "VALUES ($1, $2, $3, now())",
@@ -78,25 +77,9 @@ async def seal_once(
     return len(entries)
 
 
-async def fetch_nodes(
-    conn: asyncpg.Connection, keys: list[tuple[int, int]] | set[tuple[int, int]]
-) -> dict[tuple[int, int], bytes]:
-    by_id = {stored_hash_index(level, n): (level, n) for level, n in keys}
-    rows = await conn.fetch(
-        "SELECT id, hash FROM ledger_node WHERE id = ANY($1::bigint[])", list(by_id)
-    )
-    found = {by_id[row["id"]]: row["hash"] for row in rows}
-    missing = set(by_id.values()) - set(found)
-    if missing:
-        raise LookupError(f"ledger nodes missing from storage: {sorted(missing)[:5]}")
-    return found
-
-
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Seal every LEDGER_SEAL_INTERVAL_S until `stop` is set; outages are waited out."""
-    signer = settings.ledger_signing_key.get_secret_value()
-    # C2SP: a log's origin line is the name its checkpoints are signed under.
-    origin = key_name(signer)
+    signer = parse_signer(settings.ledger_signing_key.get_secret_value())
     interval = settings.ledger_seal_interval_s
     while not stop.is_set():
         started = time.monotonic()
@@ -105,7 +88,6 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
                 sealed = await seal_once(
                     conn,
                     signer=signer,
-                    origin=origin,
                     batch_limit=settings.ledger_seal_batch_max,
                 )
             if sealed:
