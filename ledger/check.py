@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from ledger.merkle import NodeId, StreamingRoot, append_leaves, leaf_hash
-from ledger.note import NoteError, Verifier, open_checkpoint
+from ledger.note import Checkpoint, NoteError, Verifier, open_checkpoint
 from ledger.store import stored_hash_index
 
 FETCH_ROWS = 10_000
@@ -62,13 +62,24 @@ LIMIT 1
 
 
 async def verify_ledger(
-    conn: asyncpg.Connection, verifier: Verifier, progress: Callable[[int, int], None]
+    conn: asyncpg.Connection,
+    verifier: Verifier,
+    progress: Callable[[int, int], None],
+    trusted: Checkpoint | None = None,
 ) -> Problem | None:
+    """The first problem found, or None. With a `trusted` checkpoint saved earlier (and kept
+    where the database's admins cannot reach it), the log must still extend it."""
     await conn.execute("SET timezone = 'UTC'")
     checkpoints = await conn.fetch(
         "SELECT tree_size, root_hash, note FROM ledger_checkpoint ORDER BY tree_size"
     )
     total = checkpoints[-1]["tree_size"] if checkpoints else 0
+    if trusted is not None:
+        checkpoints = [
+            *checkpoints,
+            {"tree_size": trusted.size, "root_hash": trusted.root_hash, "note": None},
+        ]
+        checkpoints.sort(key=lambda row: row["tree_size"])
     problem = await _check_tree(conn, verifier, checkpoints, total, progress)
     if problem is not None:
         return problem
@@ -137,6 +148,13 @@ def _forget_covered(frontier: dict[NodeId, bytes], completed) -> None:
 
 def _check_checkpoint(row, root: bytes, verifier: Verifier) -> Problem | None:
     size = row["tree_size"]
+    if row["note"] is None and row["root_hash"] != root:
+        return Problem(
+            f"the first {size} leaves no longer have the trusted checkpoint's root: "
+            "entries were removed or rewritten and the tree rebuilt"
+        )
+    if row["note"] is None:
+        return None
     if row["root_hash"] != root:
         return Problem(f"the stored root of checkpoint {size} is not the leaves' root")
     try:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import asyncpg
 
 from ledger.check import describe, print_progress, verify_ledger
-from ledger.note import NoteError, generate_key, parse_signer, parse_verifier
+from ledger.note import (
+    Checkpoint,
+    NoteError,
+    generate_key,
+    open_checkpoint,
+    parse_signer,
+    parse_verifier,
+)
 
 DEFAULT_KEY_NAME = "looped-needle.local/audit"
 
@@ -23,9 +31,13 @@ def new_key(name: str = DEFAULT_KEY_NAME) -> None:
     print(f"LEDGER_VERIFIER_KEY={verifier}")
 
 
-async def verify() -> None:
+async def verify(trusted_checkpoint: str = "") -> None:
     """Recompute the tree from the stored leaves; check every node, checkpoint and record.
-    Exit 1 naming the first broken leaf index and audit id."""
+    Exit 1 naming the first broken leaf index and audit id.
+
+    :param trusted_checkpoint: a file holding a signed checkpoint saved earlier (outside the
+        database's reach): the log must still extend it.
+    """
     from settings import get_settings
 
     settings = get_settings()
@@ -40,12 +52,20 @@ async def verify() -> None:
             sys.exit("set LEDGER_VERIFIER_KEY (or LEDGER_SIGNING_KEY) to check signatures")
     except NoteError as error:
         sys.exit(f"the ledger key is unusable: {error}")
+    trusted = _load_trusted(trusted_checkpoint, verifier) if trusted_checkpoint else None
     conn = await asyncpg.connect(settings.database_url.get_secret_value())
     try:
-        problem = await verify_ledger(conn, verifier, print_progress)
+        problem = await verify_ledger(conn, verifier, print_progress, trusted)
     finally:
         await conn.close()
     print(file=sys.stderr)
     print(describe(problem))
     if problem is not None:
         sys.exit(1)
+
+
+def _load_trusted(path: str, verifier) -> Checkpoint:
+    try:
+        return open_checkpoint(Path(path).read_text(), verifier)
+    except (OSError, NoteError) as error:
+        sys.exit(f"the trusted checkpoint is unusable: {error}")

@@ -92,9 +92,12 @@ def check_record(client: Client, checkpoint: Checkpoint, audit_id: str) -> None:
             print(f"wait audit {audit_id}: entry {entry['seq']} is not sealed yet (pending)")
             last_leaf = base64.b64decode(entry["leaf"])
             continue
-        last_leaf = verify_leaf_inclusion(
-            entry["leaf"], entry["leaf_index"], entry["inclusion_proof"], checkpoint
-        )
+        try:
+            last_leaf = verify_leaf_inclusion(
+                entry["leaf"], entry["leaf_index"], entry["inclusion_proof"], checkpoint
+            )
+        except VerificationFailed as failure:
+            raise VerificationFailed(f"audit {audit_id}: {failure}") from None
         if json.loads(last_leaf)["audit_id"] != audit_id:
             raise VerificationFailed(f"audit {audit_id}: a proven leaf is another record's")
     state = json.loads(last_leaf)

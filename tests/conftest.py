@@ -89,6 +89,14 @@ def pytest_configure(config: pytest.Config) -> None:
     name = f"looped_needle_test_{os.getpid()}"
     os.environ["DATABASE_URL"] = create_migrated_database(server_url, name)
     os.environ.pop("OPENAI_API_KEY", None)
+    # Every server the suite starts signs checkpoints with this run's own key, and seals
+    # often so that tests see their records sealed quickly.
+    from ledger.note import generate_key
+
+    signer, verifier = generate_key("looped-needle.test/audit")
+    os.environ["LEDGER_SIGNING_KEY"] = signer
+    os.environ["LEDGER_VERIFIER_KEY"] = verifier
+    os.environ.setdefault("LEDGER_SEAL_INTERVAL_S", "0.1")
     config.stash[SERVER_KEY] = server_url
     config.stash[DATABASE_KEY] = name
 

@@ -1,0 +1,170 @@
+"""Tampering that gets past the database's own guards is caught by both verifiers.
+
+Each case runs its own database and server: a tampered ledger would fail every later test.
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+
+from ledger.note import generate_key, open_checkpoint, parse_signer, sign_checkpoint
+from tests.conftest import ROOT, create_migrated_database, drop_database
+from tests.helpers import AUDITS, audit_body
+from tests.ledger.conftest import wait_until_sealed
+from tests.server_process import ServerProcess
+
+
+class Ledger:
+    """A fresh database with a served, sealed trail of a few records, and both verifiers."""
+
+    def __init__(self, url: str, server: ServerProcess, tmp_path) -> None:
+        self.url, self.server = url, server
+        self.trusted = tmp_path / "trusted-checkpoint.txt"
+        self.ids: list[str] = []
+
+    async def write_trail(self, count: int = 4) -> None:
+        async with httpx.AsyncClient(base_url=self.server.base_url) as http:
+            for _ in range(count):
+                body = audit_body(uuid.uuid4(), status="pending", details={"amount": 100})
+                record = (await http.post(AUDITS, json=body)).json()
+                await http.put(f"{AUDITS}/{record['id']}", json={"status": "success"})
+                self.ids.append(record["id"])
+        await self.sql(wait_until_sealed)
+
+    async def sql(self, action, *args):
+        conn = await asyncpg.connect(self.url)
+        try:
+            if callable(action):
+                return await action(conn)
+            if not args:  # a script of several statements, run as one transaction
+                return await conn.execute(action)
+            return await conn.fetchval(action, *args)
+        finally:
+            await conn.close()
+
+    def server_verify(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "piccolo"), "ledger", "verify", *args],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": self.url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def client_verify(self, *audit_ids: str) -> subprocess.CompletedProcess:
+        args = [
+            "--base-url",
+            self.server.base_url,
+            "--verifier-key",
+            os.environ["LEDGER_VERIFIER_KEY"],
+        ]
+        args += ["--trusted-checkpoint", str(self.trusted)]
+        for audit_id in audit_ids:
+            args += ["--audit-id", audit_id]
+        return subprocess.run(
+            [sys.executable, "-m", "ledger.verify", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+@pytest.fixture
+async def ledger(server_url, tmp_path):
+    name = f"looped_needle_tamper_{uuid.uuid4().hex[:8]}"
+    url = create_migrated_database(server_url, name)
+    server = ServerProcess(DATABASE_URL=url)
+    await asyncio.to_thread(server.start)
+    try:
+        trail = Ledger(url, server, tmp_path)
+        await trail.write_trail()
+        # Both verifiers pass on the untouched trail; the client saves its checkpoint.
+        assert trail.server_verify().returncode == 0
+        first = trail.client_verify(*trail.ids)
+        assert first.returncode == 0, first.stdout + first.stderr
+        yield trail
+    finally:
+        server.stop()
+        drop_database(server_url, name)
+
+
+def assert_caught(result: subprocess.CompletedProcess, *names: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    for name in names:
+        assert name in result.stdout, result.stdout
+
+
+async def test_a_superuser_changing_details_with_triggers_off_is_caught(ledger):
+    victim = ledger.ids[1]
+    await ledger.sql(
+        "ALTER TABLE audit DISABLE TRIGGER USER;"
+        "UPDATE audit SET details = '{\"amount\": 1}' WHERE id = '" + victim + "';"
+        "ALTER TABLE audit ENABLE TRIGGER USER"
+    )
+    assert_caught(ledger.server_verify(), victim, "row differs")
+    assert_caught(ledger.client_verify(victim), victim, "details")
+
+
+async def test_changed_entry_bytes_are_caught(ledger):
+    victim = ledger.ids[2]
+    index = await ledger.sql(
+        "SELECT leaf_index FROM journal_entry WHERE audit_id = $1 ORDER BY seq LIMIT 1",
+        uuid.UUID(victim),
+    )
+    await ledger.sql(
+        "ALTER TABLE journal_entry DISABLE TRIGGER USER;"
+        "UPDATE journal_entry SET leaf = convert_to(replace(convert_from(leaf, 'UTF8'), "
+        f"'\"amount\": 100', '\"amount\": 999'), 'UTF8') WHERE leaf_index = {index};"
+        "ALTER TABLE journal_entry ENABLE TRIGGER USER"
+    )
+    assert_caught(ledger.server_verify(), victim, f"leaf index {index}")
+    assert_caught(ledger.client_verify(victim), victim, f"leaf {index}")
+
+
+async def test_deleting_the_newest_entries_and_rebuilding_the_tree_is_caught(ledger):
+    # The attacker has the database and the signing key: drops the newest entries (the last
+    # record's update), puts its row back, and lets the sealer rebuild a consistent tree
+    # that then grows past the size the auditor saw.
+    victim = ledger.ids[-1]
+    await ledger.sql(
+        "ALTER TABLE journal_entry DISABLE TRIGGER USER;"
+        "ALTER TABLE ledger_node DISABLE TRIGGER USER;"
+        "ALTER TABLE ledger_checkpoint DISABLE TRIGGER USER;"
+        "ALTER TABLE audit DISABLE TRIGGER USER;"
+        "DELETE FROM journal_entry WHERE seq = (SELECT max(seq) FROM journal_entry);"
+        "UPDATE audit SET status = 'pending', ledger_seq = (SELECT max(seq) FROM journal_entry "
+        f"WHERE audit_id = '{victim}') WHERE id = '{victim}';"
+        "DELETE FROM ledger_node; DELETE FROM ledger_checkpoint;"
+        "UPDATE journal_entry SET leaf_index = NULL;"
+        "ALTER TABLE journal_entry ENABLE TRIGGER USER;"
+        "ALTER TABLE ledger_node ENABLE TRIGGER USER;"
+        "ALTER TABLE ledger_checkpoint ENABLE TRIGGER USER;"
+        "ALTER TABLE audit ENABLE TRIGGER USER"
+    )
+    await ledger.write_trail(count=2)
+    assert ledger.server_verify().returncode == 0  # consistent with itself: that's the point
+    assert_caught(ledger.server_verify("--trusted_checkpoint", str(ledger.trusted)), "trusted")
+    assert_caught(ledger.client_verify(victim), "does not extend the trusted one")
+
+
+async def test_a_checkpoint_signed_with_another_key_is_caught(ledger):
+    size = await ledger.sql("SELECT max(tree_size) FROM ledger_checkpoint")
+    note = await ledger.sql("SELECT note FROM ledger_checkpoint WHERE tree_size = $1", size)
+    real = open_checkpoint(note, parse_signer(os.environ["LEDGER_SIGNING_KEY"]).verifier)
+    other, _ = generate_key("looped-needle.test/audit")
+    forged = sign_checkpoint(real, parse_signer(other))
+    await ledger.sql(
+        "ALTER TABLE ledger_checkpoint DISABLE TRIGGER USER;"
+        f"UPDATE ledger_checkpoint SET note = $${forged}$$ WHERE tree_size = {size};"
+        "ALTER TABLE ledger_checkpoint ENABLE TRIGGER USER"
+    )
+    assert_caught(ledger.server_verify(), f"checkpoint {size} is not signed")
+    assert_caught(ledger.client_verify(), "not signed by")
