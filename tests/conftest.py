@@ -146,3 +146,23 @@ async def db() -> AsyncIterator[asyncpg.Connection]:
 def entity_id() -> uuid.UUID:
     """A fresh entity id: tests filter by it, so they never see each other's rows."""
     return uuid.uuid4()
+
+
+@pytest.fixture(scope="session")
+def template_database(server_url) -> str:
+    """A migrated database no one connects to, so fresh copies are a quick CREATE DATABASE."""
+    name = f"looped_needle_template_{os.getpid()}"
+    create_migrated_database(server_url, name)
+    yield name
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+async def fresh_database(server_url, template_database) -> AsyncIterator[str]:
+    """The URL of a new, migrated, empty database of this test's own."""
+    import asyncio
+
+    name = f"looped_needle_scratch_{uuid.uuid4().hex[:10]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    yield database_url_for(server_url, name)
+    await asyncio.to_thread(drop_database, server_url, name)

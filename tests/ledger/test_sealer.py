@@ -99,9 +99,11 @@ async def test_records_written_before_the_ledger_existed_are_imported(server_url
     from tests.conftest import create_migrated_database, drop_database, run_piccolo
 
     name = f"looped_needle_import_{uuid.uuid4().hex[:8]}"
-    url = create_migrated_database(server_url, name)
+    url = await asyncio.to_thread(create_migrated_database, server_url, name)
     try:
-        run_piccolo(url, "migrations", "backwards", "ledger", "--auto_agree")
+        await asyncio.to_thread(
+            run_piccolo, url, "migrations", "backwards", "ledger", "--auto_agree"
+        )
         conn = await asyncpg.connect(url)
         try:
             await conn.execute(
@@ -109,12 +111,12 @@ async def test_records_written_before_the_ledger_existed_are_imported(server_url
                 "SELECT gen_random_uuid(), 'create', 'invoice', gen_random_uuid(), 'success' "
                 "FROM generate_series(1, 5)"
             )
-            run_piccolo(url, "migrations", "forwards", "all")
+            await asyncio.to_thread(run_piccolo, url, "migrations", "forwards", "all")
             changes = await conn.fetch("SELECT change FROM journal_entry")
             unjournaled = await conn.fetchval("SELECT count(*) FROM audit WHERE ledger_seq IS NULL")
         finally:
             await conn.close()
     finally:
-        drop_database(server_url, name)
+        await asyncio.to_thread(drop_database, server_url, name)
     assert [r["change"] for r in changes] == ["import"] * 5
     assert unjournaled == 0

@@ -2,25 +2,22 @@
 
 import asyncio
 import signal
-import uuid
 
 import asyncpg
 
 from ledger.sealer import SEALER_LOCK
-from tests.conftest import create_migrated_database, drop_database
 from tests.ledger.test_sealer import assert_tree_is_whole
 from tests.server_process import ServerProcess
 
-BACKLOG = 60_000
+BACKLOG = 20_000
 HOLDING_THE_SEALER_LOCK = """
 SELECT count(*) FROM pg_locks
 WHERE locktype = 'advisory' AND ((classid::bigint << 32) | objid::bigint) = $1
 """
 
 
-async def test_sigkill_mid_seal_then_restart_seals_every_entry_once(server_url, verifier):
-    name = f"looped_needle_seal_{uuid.uuid4().hex[:8]}"
-    url = create_migrated_database(server_url, name)
+async def test_sigkill_mid_seal_then_restart_seals_every_entry_once(fresh_database, verifier):
+    url = fresh_database
     db = await asyncpg.connect(url)
     try:
         await db.execute(
@@ -49,4 +46,3 @@ async def test_sigkill_mid_seal_then_restart_seals_every_entry_once(server_url, 
             assert await assert_tree_is_whole(db, verifier) == BACKLOG
     finally:
         await db.close()
-        drop_database(server_url, name)

@@ -13,8 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
+from ledger.check import verify_ledger
 from ledger.note import generate_key, open_checkpoint, parse_signer, sign_checkpoint
-from tests.conftest import ROOT, create_migrated_database, drop_database
+from ledger.verify import main as client_main
+from tests.conftest import ROOT
 from tests.helpers import AUDITS, audit_body
 from tests.ledger.conftest import wait_until_sealed
 from tests.server_process import ServerProcess
@@ -38,15 +40,18 @@ class Ledger:
         await self.sql(wait_until_sealed)
 
     async def sql(self, action, *args):
+        """A value from one query, or (given a function) what it does with a connection."""
         conn = await asyncpg.connect(self.url)
         try:
             if callable(action):
                 return await action(conn)
-            if not args:  # a script of several statements, run as one transaction
-                return await conn.execute(action)
             return await conn.fetchval(action, *args)
         finally:
             await conn.close()
+
+    async def tamper(self, script: str) -> None:
+        """What a superuser can do: several statements, one transaction."""
+        await self.sql(lambda conn: conn.execute(script))
 
     def server_verify(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -78,22 +83,22 @@ class Ledger:
 
 
 @pytest.fixture
-async def ledger(server_url, tmp_path):
-    name = f"looped_needle_tamper_{uuid.uuid4().hex[:8]}"
-    url = create_migrated_database(server_url, name)
+async def ledger(fresh_database, tmp_path, verifier):
+    url = fresh_database
     server = ServerProcess(DATABASE_URL=url)
     await asyncio.to_thread(server.start)
     try:
         trail = Ledger(url, server, tmp_path)
         await trail.write_trail()
-        # Both verifiers pass on the untouched trail; the client saves its checkpoint.
-        assert trail.server_verify().returncode == 0
-        first = trail.client_verify(*trail.ids)
-        assert first.returncode == 0, first.stdout + first.stderr
+        # Both verifiers pass on the untouched trail (in-process: the same code the commands
+        # run), and the client saves its checkpoint as an auditor's first run would.
+        assert await trail.sql(lambda conn: verify_ledger(conn, verifier, lambda *_: None)) is None
+        args = ["--base-url", server.base_url, "--verifier-key", os.environ["LEDGER_VERIFIER_KEY"]]
+        args += ["--trusted-checkpoint", str(trail.trusted)]
+        assert await asyncio.to_thread(client_main, args) == 0
         yield trail
     finally:
         server.stop()
-        drop_database(server_url, name)
 
 
 def assert_caught(result: subprocess.CompletedProcess, *names: str) -> None:
@@ -104,7 +109,7 @@ def assert_caught(result: subprocess.CompletedProcess, *names: str) -> None:
 
 async def test_a_superuser_changing_details_with_triggers_off_is_caught(ledger):
     victim = ledger.ids[1]
-    await ledger.sql(
+    await ledger.tamper(
         "ALTER TABLE audit DISABLE TRIGGER USER;"
         "UPDATE audit SET details = '{\"amount\": 1}' WHERE id = '" + victim + "';"
         "ALTER TABLE audit ENABLE TRIGGER USER"
@@ -119,7 +124,7 @@ async def test_changed_entry_bytes_are_caught(ledger):
         "SELECT leaf_index FROM journal_entry WHERE audit_id = $1 ORDER BY seq LIMIT 1",
         uuid.UUID(victim),
     )
-    await ledger.sql(
+    await ledger.tamper(
         "ALTER TABLE journal_entry DISABLE TRIGGER USER;"
         "UPDATE journal_entry SET leaf = convert_to(replace(convert_from(leaf, 'UTF8'), "
         f"'\"amount\": 100', '\"amount\": 999'), 'UTF8') WHERE leaf_index = {index};"
@@ -134,14 +139,15 @@ async def test_deleting_the_newest_entries_and_rebuilding_the_tree_is_caught(led
     # record's update), puts its row back, and lets the sealer rebuild a consistent tree
     # that then grows past the size the auditor saw.
     victim = ledger.ids[-1]
-    await ledger.sql(
+    await ledger.tamper(
         "ALTER TABLE journal_entry DISABLE TRIGGER USER;"
         "ALTER TABLE ledger_node DISABLE TRIGGER USER;"
         "ALTER TABLE ledger_checkpoint DISABLE TRIGGER USER;"
         "ALTER TABLE audit DISABLE TRIGGER USER;"
         "DELETE FROM journal_entry WHERE seq = (SELECT max(seq) FROM journal_entry);"
-        "UPDATE audit SET status = 'pending', ledger_seq = (SELECT max(seq) FROM journal_entry "
-        f"WHERE audit_id = '{victim}') WHERE id = '{victim}';"
+        "UPDATE audit SET status = 'pending', updated_at = NULL, ledger_seq = "
+        f"(SELECT max(seq) FROM journal_entry WHERE audit_id = '{victim}') "
+        f"WHERE id = '{victim}';"
         "DELETE FROM ledger_node; DELETE FROM ledger_checkpoint;"
         "UPDATE journal_entry SET leaf_index = NULL;"
         "ALTER TABLE journal_entry ENABLE TRIGGER USER;"
@@ -161,7 +167,7 @@ async def test_a_checkpoint_signed_with_another_key_is_caught(ledger):
     real = open_checkpoint(note, parse_signer(os.environ["LEDGER_SIGNING_KEY"]).verifier)
     other, _ = generate_key("looped-needle.test/audit")
     forged = sign_checkpoint(real, parse_signer(other))
-    await ledger.sql(
+    await ledger.tamper(
         "ALTER TABLE ledger_checkpoint DISABLE TRIGGER USER;"
         f"UPDATE ledger_checkpoint SET note = $${forged}$$ WHERE tree_size = {size};"
         "ALTER TABLE ledger_checkpoint ENABLE TRIGGER USER"
