@@ -44,7 +44,7 @@ def test_appending_in_any_batches_stores_exactly_the_perfect_subtrees(seed):
         existing = batched.size
         new = merkle.append_leaves(get_node, existing, [merkle.leaf_hash(x) for x in batch])
         assert set(reads) <= set(merkle.frontier_nodes(existing))
-        batched.nodes.update((NodeId(n.level, n.index), n.hash) for n in new)
+        batched.nodes.update(((level, index), h) for level, index, h in new)
         batched.size += len(batch)
         appended += len(batch)
         hashes = [merkle.leaf_hash(x) for x in data[:appended]]
