@@ -198,3 +198,8 @@ def test_a_checkpoint_for_another_origin_is_refused_even_if_signed():
     signed = note.sign_checkpoint(other, note.parse_signer(skey))
     with pytest.raises(note.MalformedCheckpoint, match="origin"):
         note.open_checkpoint(signed, note.parse_verifier(vkey))
+
+
+def test_two_trusted_keys_with_one_name_and_id_are_ambiguous():
+    with pytest.raises(note.MalformedKey, match="ambiguous"):
+        note.open_note(TEXT + "\n" + ENOCH_SIG, [ENOCH, PETER, ENOCH])
