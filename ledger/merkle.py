@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
 from typing import NamedTuple
 
 HASH_SIZE = 32
@@ -24,12 +25,6 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH({}) = HASH() (RFC 9162 §2.1.1)
 class NodeId(NamedTuple):
     level: int
     index: int
-
-
-class Node(NamedTuple):
-    level: int
-    index: int
-    hash: bytes
 
 
 GetNode = Callable[[int, int], bytes]
@@ -186,22 +181,23 @@ def frontier_nodes(size: int) -> list[NodeId]:
 
 def append_leaves(
     get_node: GetNode, existing_size: int, new_leaf_hashes: Sequence[bytes]
-) -> list[Node]:
-    """Every perfect node that appending these leaves completes, level 0 (the leaves) included.
+) -> list[tuple[int, int, bytes]]:
+    """Every perfect node that appending these leaves completes, as (level, index, hash) rows,
+    level 0 (the leaves) included. Reads at most `frontier_nodes(existing_size)`.
 
-    Reads at most the `frontier_nodes(existing_size)`; the caller persists what it returns.
+    Plain tuples, because building a named tuple per node cut the throughput by two thirds;
+    they go straight to a bulk insert.
     """
-    nodes: list[Node] = []
+    nodes: list[tuple[int, int, bytes]] = []
     row, first, level = list(new_leaf_hashes), existing_size, 0
     while row:
-        nodes.extend(Node(level, first + i, h) for i, h in enumerate(row))
-        parent_first, parent_end = first // 2, (first + len(row)) // 2
-        if parent_first >= parent_end:
+        nodes.extend(zip(repeat(level), range(first, first + len(row)), row, strict=False))
+        if (first + len(row)) // 2 <= first // 2:
             break
         if first & 1:  # the first new node's left sibling was stored earlier
             row = [get_node(level, first - 1), *row]
-        row = [node_hash(row[2 * i], row[2 * i + 1]) for i in range(parent_end - parent_first)]
-        first, level = parent_first, level + 1
+        row = [node_hash(left, right) for left, right in zip(row[0::2], row[1::2], strict=False)]
+        first, level = first // 2, level + 1
     return nodes
 
 
@@ -210,7 +206,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.size = 0
-        self.nodes: dict[NodeId, bytes] = {}
+        self.nodes: dict[tuple[int, int], bytes] = {}  # NodeId keys compare equal to these
 
     @classmethod
     def from_leaves(cls, leaves: Iterable[bytes]) -> MemoryStore:
@@ -220,13 +216,13 @@ class MemoryStore:
 
     def get_node(self, level: int, index: int) -> bytes:
         try:
-            return self.nodes[NodeId(level, index)]
+            return self.nodes[level, index]
         except KeyError:
             raise LookupError(f"no stored node at level {level} index {index}") from None
 
-    def append(self, leaf_hashes: Sequence[bytes]) -> list[Node]:
+    def append(self, leaf_hashes: Sequence[bytes]) -> list[tuple[int, int, bytes]]:
         new = append_leaves(self.get_node, self.size, leaf_hashes)
-        self.nodes.update((NodeId(n.level, n.index), n.hash) for n in new)
+        self.nodes.update(((level, index), h) for level, index, h in new)
         self.size += len(leaf_hashes)
         return new
 

@@ -176,10 +176,10 @@ def open_note(note: str | bytes, verifiers: Verifier | Iterable[Verifier]) -> st
     Signatures from unknown keys are ignored (C2SP: witnesses and rotation add them); one bad
     signature from a trusted key rejects the whole note.
     """
-    trusted = {
-        (v.name, v.key_id): v
-        for v in ([verifiers] if isinstance(verifiers, Verifier) else verifiers)
-    }
+    listed = [verifiers] if isinstance(verifiers, Verifier) else list(verifiers)
+    trusted = {(v.name, v.key_id): v for v in listed}
+    if len(trusted) != len(listed):
+        raise MalformedKey("two trusted keys share a name and key id (ambiguous key)")
     if isinstance(note, bytes):
         try:
             note = note.decode("utf-8")
