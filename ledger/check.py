@@ -109,10 +109,10 @@ async def _check_tree(conn, verifier, checkpoints, total, progress) -> Problem |
             hashed = leaf_hash(leaf)
             roots.append(hashed)
             completed = append_leaves(_getter(frontier), index, [hashed])
-            for node in completed:
-                frontier[NodeId(node.level, node.index)] = node.hash
+            for level, n, node in completed:
+                frontier[NodeId(level, n)] = node
                 key, stored_hash = await anext(stored, (None, None))
-                if key != stored_hash_index(node.level, node.index) or stored_hash != node.hash:
+                if key != stored_hash_index(level, n) or stored_hash != node:
                     return Problem(
                         "the stored tree does not match the leaves (a leaf or node was changed)",
                         index,
@@ -140,10 +140,10 @@ def _getter(nodes: dict[NodeId, bytes]):
 
 def _forget_covered(frontier: dict[NodeId, bytes], completed) -> None:
     """Keep memory O(log n): a node is needed only until its parent exists."""
-    for node in completed:
-        if node.level > 0:
-            frontier.pop(NodeId(node.level - 1, 2 * node.index), None)
-            frontier.pop(NodeId(node.level - 1, 2 * node.index + 1), None)
+    for level, n, _ in completed:
+        if level > 0:
+            frontier.pop(NodeId(level - 1, 2 * n), None)
+            frontier.pop(NodeId(level - 1, 2 * n + 1), None)
 
 
 def _check_checkpoint(row, root: bytes, verifier: Verifier) -> Problem | None:

@@ -50,7 +50,7 @@ async def seal_once(conn: asyncpg.Connection, *, signer: Signer, batch_limit: in
             return 0
         nodes = await fetch_nodes(conn, frontier_nodes(size))
         completed = append_leaves(reader(nodes), size, [leaf_hash(e["leaf"]) for e in entries])
-        nodes.update(((node.level, node.index), node.hash) for node in completed)
+        nodes.update(((level, n), node) for level, n, node in completed)
         new_size = size + len(entries)
         root = root_at(new_size, reader(nodes))
         await conn.execute(
@@ -62,7 +62,7 @@ async def seal_once(conn: asyncpg.Connection, *, signer: Signer, batch_limit: in
         )
         await conn.copy_records_to_table(
             "ledger_node",
-            records=[(stored_hash_index(n.level, n.index), n.hash) for n in completed],
+            records=[(stored_hash_index(level, n), node) for level, n, node in completed],
             columns=["id", "hash"],
         )
         # C2SP: a log's origin line is the name its checkpoints are signed under.
