@@ -3,9 +3,9 @@ import uuid
 import httpx
 import pytest
 
+from harness.fake_openai import FakeOpenAI
+from harness.server_process import free_port
 from settings import Settings
-from tests.fake_openai import FakeOpenAI
-from tests.pg_proxy import free_port
 
 TEST_KEY = "sk-test-looped-needle-0123456789abcdef"
 

@@ -4,8 +4,8 @@ import uuid
 import pytest
 
 from audits.schemas import AuditFilters
+from harness.fake_openai import not_json, ok
 from tests.ai.conftest import ai_settings, client_for, ledger
-from tests.fake_openai import not_json, ok
 from tests.helpers import assert_error, create_audit
 
 SUMMARY = "/api/v1/ai/audits/summary"

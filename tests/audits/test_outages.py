@@ -12,9 +12,9 @@ import uuid
 import httpx
 import pytest
 
+from harness.server_process import ServerProcess
 from tests.helpers import AUDITS, assert_error, audit_body
 from tests.pg_proxy import PostgresProxy
-from tests.server_process import ServerProcess
 
 
 @pytest.fixture
