@@ -1,8 +1,10 @@
 """The connection pool behind Piccolo's engine, and the one place database outages are recognised.
 
-Query helpers take a connection with `async with connection() as conn:`; any sign that
-PostgreSQL cannot be reached (refused, reset, restarting, pool exhausted past its wait)
-becomes `DatabaseUnavailable`, which the app answers with 503 + Retry-After.
+Raw SQL takes a connection with `async with connection() as conn:`; a Piccolo query runs
+with `await run(query)` on such a connection. Either way, any sign that PostgreSQL cannot be
+reached (refused, reset, restarting, pool exhausted past its wait) becomes
+`DatabaseUnavailable`, which the app answers with 503 + Retry-After, and the pool starts on
+first use if the database was down at start-up.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
+from piccolo.query.base import Query
+from piccolo.querystring import QueryString
 
 from errors import DatabaseUnavailable
 from piccolo_conf import DB
@@ -32,6 +37,9 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     # Raised by the pool while resetting a connection that broke mid-query (a restart).
     asyncpg.exceptions.InternalClientError,
 )
+
+# The database's clock, for a Piccolo query: every timestamp in the service is PostgreSQL's.
+DATABASE_NOW = QueryString("now()")
 
 _pool_lock = asyncio.Lock()
 _settings: Settings | None = None
@@ -104,3 +112,23 @@ async def connection(timeout_s: float | None = None) -> AsyncIterator[asyncpg.Co
     except OUTAGE_ERRORS as error:
         logger.warning("database unavailable: %s", type(error).__name__)
         raise DatabaseUnavailable() from None
+
+
+class _GuardedConnection:
+    """Stands where Piccolo's engine looks for the running transaction's connection
+    (`current_transaction.connection`), so the query runs on one we acquired. No transaction
+    is opened: a single statement commits by itself, as it does on the raw path."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.connection = conn
+
+
+async def run(query: Query) -> Any:
+    """Run a Piccolo query behind the same guard as raw SQL; Piccolo's own `run()` takes a
+    pool connection without a bounded wait, outage mapping or lazy pool start."""
+    async with connection() as conn:
+        borrowed = DB.current_transaction.set(_GuardedConnection(conn))
+        try:
+            return await query.run()
+        finally:
+            DB.current_transaction.reset(borrowed)

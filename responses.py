@@ -19,3 +19,15 @@ class JSONText(Response):
     """A body that is JSON text already (PostgreSQL rendered it): sent as it is."""
 
     media_type = "application/json"
+
+
+def page_json(
+    items: str, total: int, estimated: bool, limit: int, offset: int, **members: str
+) -> str:
+    """The list answer around a page PostgreSQL rendered; `members` are extra raw-JSON fields."""
+    extra = "".join(f'"{name}":{value},' for name, value in members.items())
+    flag = "true" if estimated else "false"
+    return (
+        f'{{{extra}"items":{items},"total":{total},"total_is_estimate":{flag},'
+        f'"limit":{limit},"offset":{offset}}}'
+    )

@@ -7,6 +7,7 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Literal
 
+from fastapi import Depends, Request
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -100,3 +101,11 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         sys.exit(describe_settings_error(error))
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings this app was built with (`create_app(settings)`), for request paths."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]

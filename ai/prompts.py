@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from audits.schemas import ActionType, Status
+from audits.schemas import ActionType, AuditFilters, Status
 
 # Only these fields of a record ever reach the model.
 SHARED_FIELDS = (
@@ -76,29 +76,24 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+# The model proposes exactly the list route's filters: one nullable property per field of
+# AuditFilters (a filter added there and not here fails at import).
+SEARCH_PROPERTIES = {
+    "action_type": _nullable({"type": "string", "enum": list(ActionType.__args__)}),
+    "entity_type": _nullable({"type": "string"}),
+    "entity_id": _nullable({"type": "string"}),
+    "user_id": _nullable({"type": "string"}),
+    "status": _nullable({"type": "string", "enum": list(Status.__args__)}),
+    "created_after": _nullable({"type": "string"}),
+    "created_before": _nullable({"type": "string"}),
+}
 SEARCH_SCHEMA = {
     "name": "audit_filters",
     "strict": True,
     "schema": {
         "type": "object",
         "additionalProperties": False,
-        "required": [
-            "action_type",
-            "entity_type",
-            "entity_id",
-            "user_id",
-            "status",
-            "created_after",
-            "created_before",
-        ],
-        "properties": {
-            "action_type": _nullable({"type": "string", "enum": list(ActionType.__args__)}),
-            "entity_type": _nullable({"type": "string"}),
-            "entity_id": _nullable({"type": "string"}),
-            "user_id": _nullable({"type": "string"}),
-            "status": _nullable({"type": "string", "enum": list(Status.__args__)}),
-            "created_after": _nullable({"type": "string"}),
-            "created_before": _nullable({"type": "string"}),
-        },
+        "required": list(AuditFilters.model_fields),
+        "properties": {name: SEARCH_PROPERTIES[name] for name in AuditFilters.model_fields},
     },
 }

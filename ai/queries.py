@@ -1,4 +1,8 @@
-"""The ai_call ledger: write one row per upstream attempt; read usage totals in SQL."""
+"""The ai_call ledger: write one row per upstream attempt; read usage totals in SQL.
+
+The write is Piccolo's query builder. The usage report stays SQL: Piccolo has no
+`percentile_cont … WITHIN GROUP` or aggregate `FILTER`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from db import connection
+from ai.tables import AiCall
+from db import DATABASE_NOW, connection, run
 from errors import DatabaseUnavailable
 
 logger = logging.getLogger("looped_needle.ai")
@@ -26,21 +31,22 @@ async def record_call(
 ) -> None:
     """Append a ledger row. A ledger outage is logged, never allowed to fail the AI answer."""
     try:
-        async with connection() as conn:
-            await conn.execute(
-                """INSERT INTO ai_call (id, created_at, operation, model, status, error_code,
-                       attempt, prompt_tokens, completion_tokens, latency_ms, request_id)
-                   VALUES (gen_random_uuid(), now(), $1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-                operation,
-                model[:200],
-                status,
-                error_code,
-                attempt,
-                prompt_tokens,
-                completion_tokens,
-                latency_ms,
-                request_id,
+        await run(
+            AiCall.insert(
+                AiCall(
+                    created_at=DATABASE_NOW,
+                    operation=operation,
+                    model=model[:200],
+                    status=status,
+                    error_code=error_code,
+                    attempt=attempt,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    latency_ms=latency_ms,
+                    request_id=request_id,
+                )
             )
+        )
     except DatabaseUnavailable:
         logger.warning(
             "ai_call ledger row lost: database unavailable",

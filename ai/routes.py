@@ -24,8 +24,8 @@ from ai.schemas import (
 from audits import queries as audit_queries
 from audits.schemas import AuditFilters
 from errors import AIBadResponse, error_responses
-from responses import JSONText
-from settings import get_settings
+from responses import JSONText, page_json
+from settings import SettingsDep
 
 router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
 
@@ -120,7 +120,9 @@ async def summarise_audits(
     response_model=SearchResponse,
     responses=AI_ERRORS,
 )
-async def search_audits(request: Annotated[SearchRequest, Body()], ai: AIDep) -> JSONText:
+async def search_audits(
+    request: Annotated[SearchRequest, Body()], ai: AIDep, settings: SettingsDep
+) -> JSONText:
     completion = await complete(
         ai,
         operation="audit_search",
@@ -138,9 +140,9 @@ async def search_audits(request: Annotated[SearchRequest, Body()], ai: AIDep) ->
         filters.model_dump(exclude_none=True),
         request.limit,
         request.offset,
-        exact_up_to=get_settings().list_exact_total_up_to,
+        exact_up_to=settings.list_exact_total_up_to,
     )
-    page = audit_queries.page_json(
+    page = page_json(
         items, total, estimated, request.limit, request.offset, filters=filters.model_dump_json()
     )
     return JSONText(page)

@@ -1,88 +1,105 @@
 """Async query helpers for audits: each one SQL statement, plain values in and out.
 
-They speak SQL on the pool behind Piccolo's engine (Piccolo owns the table and its
-migrations). Every rule that must hold under concurrency (the status rule, the details
-merge, soft delete) is decided inside one statement, so two requests cannot both win.
+Every column name comes from the Piccolo table (`audits/tables.py`) and every filter name
+from `AuditFilters`, so renaming either fails at import or in a test, never in production.
 
-PostgreSQL also renders each record as JSON text (`row_to_json`): numbers in `details`
-come back exactly as stored, and the API returns the text without re-parsing it. The SQL
-is module-level so that bench/reference.py runs the very same statements.
+The soft delete is Piccolo's query builder. The rest stays SQL because Piccolo cannot say
+it without loss: the status rule and the `details` merge must be one statement so two
+requests cannot both win; PostgreSQL renders each record as JSON text (`row_to_json`) so
+numbers in `details` come back exactly as stored and the API returns the text unparsed; and
+LIMIT/OFFSET are bound parameters. The SQL is module-level so that bench/reference.py runs
+the very same statements.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from db import connection
+from piccolo.columns import JSONB, Column
 
-LIVE = "deleted_at IS NULL"
-NEWEST_FIRST = "ORDER BY created_at DESC, id DESC"
-# The public fields, in the order a record is shown. row_to_json() of a row with exactly
-# these columns renders the record compactly, keys in this order.
-RECORD_COLUMNS = (
-    "id, action_type, entity_type, entity_id, user_id, details, status, ip_address, "
-    "user_agent, created_at, updated_at"
+from audits.schemas import AuditCreate, AuditFilters
+from audits.tables import Audit
+from db import DATABASE_NOW, connection, run
+
+
+def _name(column: Column) -> str:
+    return column._meta.db_column_name
+
+
+TABLE = Audit._meta.tablename
+ID, STATUS, DETAILS = _name(Audit.id), _name(Audit.status), _name(Audit.details)
+CREATED_AT, UPDATED_AT = _name(Audit.created_at), _name(Audit.updated_at)
+LIVE = f"{_name(Audit.deleted_at)} IS NULL"
+NEWEST_FIRST = f"ORDER BY {CREATED_AT} DESC, {ID} DESC"
+
+# The public fields: every column but the soft-delete stamp, in the table's order.
+# row_to_json() of a row with exactly these columns renders the record compactly, keys in
+# this order.
+RECORD_FIELDS = tuple(column for column in Audit._meta.columns if column is not Audit.deleted_at)
+RECORD_COLUMNS = ", ".join(_name(column) for column in RECORD_FIELDS)
+AUDIT_COLUMNS = ", ".join(f"{TABLE}.{_name(column)}" for column in RECORD_FIELDS)
+
+# What a client sends, bound after the id in this order; the database stamps created_at.
+CREATE_FIELDS = tuple(Audit._meta.get_column_by_name(name) for name in AuditCreate.model_fields)
+CREATE_VALUES = ", ".join(
+    f"${n}::jsonb" if isinstance(column, JSONB) else f"${n}"
+    for n, column in enumerate(CREATE_FIELDS, start=2)
 )
-AUDIT_COLUMNS = ", ".join(f"audit.{name.strip()}" for name in RECORD_COLUMNS.split(","))
-
 CREATE_SQL = f"""
     WITH record AS (
-        INSERT INTO audit (id, action_type, entity_type, entity_id, user_id, details,
-                           status, ip_address, user_agent, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, now())
+        INSERT INTO {TABLE} ({ID}, {", ".join(_name(column) for column in CREATE_FIELDS)},
+                             {CREATED_AT})
+        VALUES ($1, {CREATE_VALUES}, now())
         RETURNING {RECORD_COLUMNS}
     )
     SELECT row_to_json(record)::text FROM record
 """
 GET_SQL = f"""
     SELECT row_to_json(record)::text
-    FROM (SELECT {RECORD_COLUMNS} FROM audit WHERE id = $1 AND {LIVE}) AS record
+    FROM (SELECT {RECORD_COLUMNS} FROM {TABLE} WHERE {ID} = $1 AND {LIVE}) AS record
 """
+MERGED_DETAILS = f"COALESCE({TABLE}.{DETAILS}, '{{}}'::jsonb) || $3::jsonb"
 UPDATE_SQL = f"""
     WITH target AS (
-        SELECT id, status AS current_status FROM audit WHERE id = $1 AND {LIVE} FOR UPDATE
+        SELECT {ID}, {STATUS} AS current_status FROM {TABLE}
+        WHERE {ID} = $1 AND {LIVE} FOR UPDATE
     ), changed AS (
-        UPDATE audit SET
-            status = COALESCE($2, audit.status),
-            details = CASE WHEN $3::jsonb IS NULL THEN audit.details
-                           ELSE COALESCE(audit.details, '{{}}'::jsonb) || $3::jsonb END,
-            updated_at = CASE
-                WHEN COALESCE($2, audit.status) IS DISTINCT FROM audit.status
-                  OR ($3::jsonb IS NOT NULL
-                      AND COALESCE(audit.details, '{{}}'::jsonb) || $3::jsonb
-                          IS DISTINCT FROM audit.details)
-                THEN now() ELSE audit.updated_at END
+        UPDATE {TABLE} SET
+            {STATUS} = COALESCE($2, {TABLE}.{STATUS}),
+            {DETAILS} = CASE WHEN $3::jsonb IS NULL THEN {TABLE}.{DETAILS}
+                             ELSE {MERGED_DETAILS} END,
+            {UPDATED_AT} = CASE
+                WHEN COALESCE($2, {TABLE}.{STATUS}) IS DISTINCT FROM {TABLE}.{STATUS}
+                  OR ($3::jsonb IS NOT NULL AND {MERGED_DETAILS} IS DISTINCT FROM {TABLE}.{DETAILS})
+                THEN now() ELSE {TABLE}.{UPDATED_AT} END
         FROM target
-        WHERE audit.id = target.id
-          AND ($2::text IS NULL OR audit.status = 'pending' OR audit.status = $2)
+        WHERE {TABLE}.{ID} = target.{ID}
+          AND ($2::text IS NULL OR {TABLE}.{STATUS} = 'pending' OR {TABLE}.{STATUS} = $2)
         RETURNING {AUDIT_COLUMNS}
     )
     SELECT target.current_status, (SELECT row_to_json(changed)::text FROM changed) AS record
     FROM target
 """
-DELETE_SQL = f"UPDATE audit SET deleted_at = now() WHERE id = $1 AND {LIVE} RETURNING id"
 
+# Each list filter compares one column with one bound value: equality, except the window.
+WINDOW = {"created_after": f"{CREATED_AT} >= ", "created_before": f"{CREATED_AT} < "}
 FILTER_COMPARISONS = {
-    "action_type": "action_type = ${}",
-    "entity_type": "entity_type = ${}",
-    "entity_id": "entity_id = ${}",
-    "user_id": "user_id = ${}",
-    "status": "status = ${}",
-    "created_after": "created_at >= ${}",
-    "created_before": "created_at < ${}",
+    name: WINDOW.get(name) or f"{_name(Audit._meta.get_column_by_name(name))} = "
+    for name in AuditFilters.model_fields
 }
 
 
 def where_clause(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     """AND together the filters that were given, as positional parameters."""
     clauses, params = [LIVE], []
-    for name, template in FILTER_COMPARISONS.items():
+    for name, comparison in FILTER_COMPARISONS.items():
         value = filters.get(name)
         if value is not None:
             params.append(value)
-            clauses.append(template.format(len(params)))
+            clauses.append(f"{comparison}${len(params)}")
     return " AND ".join(clauses), params
 
 
@@ -90,9 +107,11 @@ def page_sql(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     """One page as a JSON array; limit and offset are the last two parameters."""
     where, params = where_clause(filters)
     n = len(params)
+    # Not json_agg(): it puts a newline between elements; this joins them with a bare comma.
     sql = (
-        "SELECT coalesce(json_agg(record ORDER BY record.created_at DESC, record.id DESC), "
-        f"'[]')::text FROM (SELECT {RECORD_COLUMNS} FROM audit WHERE {where} "
+        "SELECT coalesce('[' || string_agg(row_to_json(record)::text, ',' "
+        f"ORDER BY record.{CREATED_AT} DESC, record.{ID} DESC) || ']', '[]') "
+        f"FROM (SELECT {RECORD_COLUMNS} FROM {TABLE} WHERE {where} "
         f"{NEWEST_FIRST} LIMIT ${n + 1} OFFSET ${n + 2}) AS record"
     )
     return sql, params
@@ -101,13 +120,13 @@ def page_sql(filters: dict[str, Any]) -> tuple[str, list[Any]]:
 def count_sql(filters: dict[str, Any], up_to: int) -> tuple[str, list[Any]]:
     """Count matches, but stop after `up_to + 1`: an exact total never costs more than that."""
     where, params = where_clause(filters)
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM audit WHERE {where} LIMIT {up_to + 1}) AS capped"
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE {where} LIMIT {up_to + 1}) AS n"
     return sql, params
 
 
 def estimate_sql(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     where, params = where_clause(filters)
-    return f"EXPLAIN (FORMAT JSON) SELECT 1 FROM audit WHERE {where}", params
+    return f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLE} WHERE {where}", params
 
 
 def _json_or_none(value: dict[str, Any] | None) -> str | None:
@@ -115,21 +134,22 @@ def _json_or_none(value: dict[str, Any] | None) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
+def create_params(audit_id: UUID, fields: dict[str, Any]) -> list[Any]:
+    """CREATE_SQL's parameters: the id, then each client field (JSONB ones as JSON text)."""
+    values = [fields[column._meta.name] for column in CREATE_FIELDS]
+    return [
+        audit_id,
+        *(
+            _json_or_none(value) if isinstance(column, JSONB) else value
+            for column, value in zip(CREATE_FIELDS, values, strict=True)
+        ),
+    ]
+
+
 async def create_audit(audit_id: UUID, fields: dict[str, Any]) -> str:
     """Insert one record; the database stamps created_at. Returns the record as JSON text."""
     async with connection() as conn:
-        return await conn.fetchval(
-            CREATE_SQL,
-            audit_id,
-            fields["action_type"],
-            fields["entity_type"],
-            fields["entity_id"],
-            fields["user_id"],
-            _json_or_none(fields["details"]),
-            fields["status"],
-            fields["ip_address"],
-            fields["user_agent"],
-        )
+        return await conn.fetchval(CREATE_SQL, *create_params(audit_id, fields))
 
 
 async def get_audit(audit_id: UUID) -> str | None:
@@ -159,34 +179,39 @@ async def list_audits(
     return page, max(total, int(plan[0]["Plan"]["Plan Rows"])), True
 
 
-def page_json(
-    items: str, total: int, estimated: bool, limit: int, offset: int, **members: str
-) -> str:
-    """The list answer around a page PostgreSQL rendered; `members` are extra raw-JSON fields."""
-    extra = "".join(f'"{name}":{value},' for name, value in members.items())
-    flag = "true" if estimated else "false"
-    return (
-        f'{{{extra}"items":{items},"total":{total},"total_is_estimate":{flag},'
-        f'"limit":{limit},"offset":{offset}}}'
-    )
+@dataclass(frozen=True)
+class Updated:
+    record: str  # the record after the change, as JSON text
+
+
+@dataclass(frozen=True)
+class StatusRefused:
+    current_status: str  # final already: the status rule refused the change, nothing changed
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """No live record has that id."""
 
 
 async def update_audit(
     audit_id: UUID, status: str | None, details: dict[str, Any] | None
-) -> tuple[str | None, str | None]:
-    """Apply a status change (only from 'pending', or to the same status) and merge details.
-
-    Returns (record JSON, None) when applied; (None, current_status) when the status rule
-    refused; (None, None) when there is no live record.
-    """
+) -> Updated | StatusRefused | NotFound:
+    """Apply a status change (only from 'pending', or to the same status) and merge details."""
     async with connection() as conn:
         row = await conn.fetchrow(UPDATE_SQL, audit_id, status, _json_or_none(details))
     if row is None:
-        return None, None
-    return row["record"], None if row["record"] else row["current_status"]
+        return NotFound()
+    if row["record"] is None:
+        return StatusRefused(row["current_status"])
+    return Updated(row["record"])
 
 
 async def delete_audit(audit_id: UUID) -> bool:
     """Soft delete: stamp deleted_at. False if there was no live record."""
-    async with connection() as conn:
-        return await conn.fetchval(DELETE_SQL, audit_id) is not None
+    deleted = await run(
+        Audit.update({Audit.deleted_at: DATABASE_NOW})
+        .where((Audit.id == audit_id) & Audit.deleted_at.is_null())
+        .returning(Audit.id)
+    )
+    return bool(deleted)

@@ -6,16 +6,33 @@ from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Query, Response, status
+from fastapi.exceptions import RequestValidationError
 
 from audits import queries
-from audits.schemas import AuditCreate, AuditListQuery, AuditOut, AuditPage, AuditUpdate
+from audits.schemas import (
+    AuditCreate,
+    AuditListQuery,
+    AuditOut,
+    AuditPage,
+    AuditUpdate,
+    details_size,
+)
 from errors import AuditNotFound, InvalidStatusTransition, error_responses
-from responses import JSONText
-from settings import get_settings
+from responses import JSONText, page_json
+from settings import SettingsDep
 
 router = APIRouter(prefix="/api/v1/audits", tags=["audits"])
 
 COMMON_ERRORS = error_responses(422, 500, 503)
+
+
+def refuse_details_over(limit_bytes: int, details: dict | None) -> None:
+    """The `details` size cap (MAX_DETAILS_BYTES), answered like any other invalid field."""
+    if details_size(details) > limit_bytes:
+        message = f"Value error, details is larger than {limit_bytes} bytes when serialized"
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "details"), "msg": message}]
+        )
 
 
 @router.post(
@@ -28,7 +45,8 @@ COMMON_ERRORS = error_responses(422, 500, 503)
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(413, 415)},
 )
-async def create_audit(audit: Annotated[AuditCreate, Body()]) -> JSONText:
+async def create_audit(audit: Annotated[AuditCreate, Body()], settings: SettingsDep) -> JSONText:
+    refuse_details_over(settings.max_details_bytes, audit.details)
     audit_id = uuid4()
     record = await queries.create_audit(audit_id, audit.model_dump())
     return JSONText(record, status_code=201, headers={"Location": f"{router.prefix}/{audit_id}"})
@@ -48,12 +66,12 @@ async def create_audit(audit: Annotated[AuditCreate, Body()]) -> JSONText:
     response_model=AuditPage,
     responses=COMMON_ERRORS,
 )
-async def list_audits(query: Annotated[AuditListQuery, Query()]) -> JSONText:
+async def list_audits(query: Annotated[AuditListQuery, Query()], settings: SettingsDep) -> JSONText:
     filters = query.model_dump(exclude={"limit", "offset"}, exclude_none=True)
     items, total, estimated = await queries.list_audits(
-        filters, query.limit, query.offset, exact_up_to=get_settings().list_exact_total_up_to
+        filters, query.limit, query.offset, exact_up_to=settings.list_exact_total_up_to
     )
-    return JSONText(queries.page_json(items, total, estimated, query.limit, query.offset))
+    return JSONText(page_json(items, total, estimated, query.limit, query.offset))
 
 
 @router.get(
@@ -81,13 +99,17 @@ async def read_audit(audit_id: UUID) -> JSONText:
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(404, 409, 413, 415)},
 )
-async def update_audit(audit_id: UUID, change: Annotated[AuditUpdate, Body()]) -> JSONText:
-    record, refused_from = await queries.update_audit(audit_id, change.status, change.details)
-    if record is not None:
-        return JSONText(record)
-    if refused_from is not None:
-        raise InvalidStatusTransition(refused_from, change.status or refused_from)
-    raise AuditNotFound(audit_id)
+async def update_audit(
+    audit_id: UUID, change: Annotated[AuditUpdate, Body()], settings: SettingsDep
+) -> JSONText:
+    refuse_details_over(settings.max_details_bytes, change.details)
+    match await queries.update_audit(audit_id, change.status, change.details):
+        case queries.Updated(record):
+            return JSONText(record)
+        case queries.StatusRefused(current):
+            raise InvalidStatusTransition(current, change.status or current)
+        case queries.NotFound():
+            raise AuditNotFound(audit_id)
 
 
 @router.delete(

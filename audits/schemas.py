@@ -20,8 +20,6 @@ from pydantic import (
     field_validator,
 )
 
-from settings import get_settings
-
 ActionType = Literal[
     "create", "update", "delete", "view", "export", "import", "login", "logout", "other"
 ]
@@ -85,7 +83,8 @@ def _nests_deeper_than(value: Any, limit: int) -> bool:
 
 
 def check_details(details: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Refuse what PostgreSQL's jsonb cannot keep faithfully, and enforce the size cap."""
+    """Refuse what PostgreSQL's jsonb cannot keep faithfully. The size cap is a setting, so
+    the route checks it (`details_size`) with the settings its app was built with."""
     if details is None:
         return None
     if _nests_deeper_than(details, MAX_DETAILS_DEPTH):
@@ -96,14 +95,16 @@ def check_details(details: dict[str, Any] | None) -> dict[str, Any] | None:
         raise ValueError("details must not contain NaN or Infinity") from None
     if "\\u0000" in serialized:
         raise ValueError("details must not contain NUL (\\u0000) characters")
-    limit = get_settings().max_details_bytes
     try:
-        size = len(serialized.encode())
+        serialized.encode()
     except UnicodeEncodeError:
         raise ValueError("details must be valid Unicode (no lone surrogates)") from None
-    if size > limit:
-        raise ValueError(f"details is larger than {limit} bytes when serialized")
     return details
+
+
+def details_size(details: dict[str, Any] | None) -> int:
+    """Bytes of `details` serialized as stored (0 for none); call after `check_details`."""
+    return 0 if details is None else len(json.dumps(details, ensure_ascii=False).encode())
 
 
 EXAMPLE_AUDIT = {

@@ -1,8 +1,8 @@
 """How much latency our AI layer adds per call, against the loopback OpenAI-compatible server.
 
-Starts the fake OpenAI server from the tests and the service with the Procfile command
-(DATABASE_URL must point at a migrated database), then times N sequential chat calls made
-directly to the fake server and N made through /api/v1/ai/chat. Run:
+Starts the fake OpenAI server (harness/fake_openai.py) and the service with the Procfile
+command (DATABASE_URL must point at a migrated database), then times N sequential chat calls
+made directly to the fake server and N made through /api/v1/ai/chat. Run:
 
     DATABASE_URL=postgresql://… .venv/bin/python -m bench.ai_overhead [N]
 """
@@ -15,8 +15,8 @@ import time
 
 import httpx
 
-from tests.fake_openai import FakeOpenAI
-from tests.server_process import ServerProcess
+from harness.fake_openai import FakeOpenAI
+from harness.server_process import ServerProcess
 
 BODY = {"messages": [{"role": "user", "content": "ping"}], "max_tokens": 5}
 

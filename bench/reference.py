@@ -17,8 +17,19 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from audits.queries import CREATE_SQL, GET_SQL, count_sql, estimate_sql, page_json, page_sql
+from audits.queries import (
+    CREATE_SQL,
+    FILTER_COMPARISONS,
+    GET_SQL,
+    WINDOW,
+    count_sql,
+    create_params,
+    estimate_sql,
+    page_sql,
+)
+from audits.schemas import AuditCreate
 from db import keep_session
+from responses import page_json
 
 pool: asyncpg.Pool
 EXACT_UP_TO = 10_000
@@ -47,21 +58,11 @@ async def health_db(request):
 
 async def create(request):
     body = orjson.loads(await request.body())
-    details = body.get("details")
+    fields = {name: body.get(name) for name in AuditCreate.model_fields}
+    fields["status"] = fields["status"] or "success"
     audit_id = uuid.uuid4()
     async with pool.acquire() as conn:
-        created = await conn.fetchval(
-            CREATE_SQL,
-            audit_id,
-            body["action_type"],
-            body["entity_type"],
-            uuid.UUID(body["entity_id"]),
-            uuid.UUID(body["user_id"]) if body.get("user_id") else None,
-            None if details is None else json.dumps(details),
-            body.get("status", "success"),
-            body.get("ip_address"),
-            body.get("user_agent"),
-        )
+        created = await conn.fetchval(CREATE_SQL, *create_params(audit_id, fields))
     response = json_response(created, 201)
     response.headers["location"] = f"/api/v1/audits/{audit_id}"
     return response
@@ -73,16 +74,20 @@ async def read(request):
     return json_response(found) if found else json_response('{"error":"audit_not_found"}', 404)
 
 
-FILTERS = ("action_type", "entity_type", "status")
 IDS = ("entity_id", "user_id")
-WINDOW = ("created_after", "created_before")
+
+
+def parse_filter(name: str, value: str):
+    if name in WINDOW:
+        return datetime.fromisoformat(value)
+    return uuid.UUID(value) if name in IDS else value
 
 
 async def listing(request):
     query = request.query_params
-    filters = {name: query[name] for name in FILTERS if name in query}
-    filters |= {name: uuid.UUID(query[name]) for name in IDS if name in query}
-    filters |= {name: datetime.fromisoformat(query[name]) for name in WINDOW if name in query}
+    filters = {
+        name: parse_filter(name, query[name]) for name in FILTER_COMPARISONS if name in query
+    }
     limit, offset = int(query.get("limit", 20)), int(query.get("offset", 0))
     sql, params = page_sql(filters)
     estimated = False

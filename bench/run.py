@@ -29,9 +29,8 @@ from pathlib import Path
 import asyncpg
 
 from bench.seed import seed_to
-from tests.conftest import create_migrated_database
-from tests.pg_proxy import free_port
-from tests.server_process import ServerProcess, procfile_env
+from harness.database import create_migrated_database
+from harness.server_process import ServerProcess, free_port, procfile_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

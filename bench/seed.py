@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from audits.tables import Audit
+
 ENTITY_TYPES = [
     f"{kind}_{n:03d}" for kind in ("invoice", "order", "user", "doc") for n in range(75)
 ]
@@ -22,18 +24,21 @@ STATUS_WEIGHTS = [90, 7, 3]
 AGENTS = ["Mozilla/5.0 (X11; Linux x86_64)", "billing-ui/2.4", "curl/8.5", "sync-worker/1.9"]
 YEAR_END = datetime(2026, 11, 1, tzinfo=UTC)
 YEAR = timedelta(days=365)
-COLUMNS = [
-    "id",
-    "action_type",
-    "entity_type",
-    "entity_id",
-    "user_id",
-    "details",
-    "status",
-    "ip_address",
-    "user_agent",
-    "created_at",
-]
+# The columns _records fills, in its order; named through the table so a rename cannot
+# leave the seed behind.
+COLUMNS = (
+    Audit.id,
+    Audit.action_type,
+    Audit.entity_type,
+    Audit.entity_id,
+    Audit.user_id,
+    Audit.details,
+    Audit.status,
+    Audit.ip_address,
+    Audit.user_agent,
+    Audit.created_at,
+)
+TABLE = Audit._meta.tablename
 BATCH = 50_000
 
 
@@ -60,16 +65,16 @@ async def seed_to(database_url: str, total: int) -> int:
     """Add rows until the table holds `total`; returns how many were added."""
     conn = await asyncpg.connect(database_url)
     try:
-        have = await conn.fetchval("SELECT count(*) FROM audit")
+        have = await conn.fetchval(f"SELECT count(*) FROM {TABLE}")
         missing = max(0, total - have)
         rng = random.Random(have)
         records = _records(have, missing, rng)
-        added = 0
+        added, names = 0, [column._meta.db_column_name for column in COLUMNS]
         while added < missing:
             batch = [record for _, record in zip(range(BATCH), records, strict=False)]
-            await conn.copy_records_to_table("audit", records=batch, columns=COLUMNS)
+            await conn.copy_records_to_table(TABLE, records=batch, columns=names)
             added += len(batch)
-        await conn.execute("VACUUM ANALYZE audit")
+        await conn.execute(f"VACUUM ANALYZE {TABLE}")
         return added
     finally:
         await conn.close()

@@ -13,11 +13,11 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.fake_openai import FakeOpenAI, slow, status
+from harness.server_process import ServerProcess, run_procfile_briefly
 from tests.conftest import ROOT, create_migrated_database
-from tests.fake_openai import FakeOpenAI, slow, status
 from tests.helpers import AUDITS, assert_error, audit_body
 from tests.pg_proxy import PostgresProxy
-from tests.server_process import ServerProcess, run_procfile_briefly
 
 
 async def started(**env) -> ServerProcess:

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, Phase
 from schemathesis.generation import GenerationMode
 
 from app import app
-from tests.fake_openai import FakeOpenAI
-from tests.server_process import ServerProcess
+from harness.fake_openai import FakeOpenAI
+from harness.server_process import ServerProcess
 
 EXAMPLES_PER_OPERATION = 30
 

@@ -8,9 +8,9 @@ import uuid
 import httpx
 import pytest
 
+from harness.server_process import ServerProcess, run_procfile_briefly
 from tests.helpers import AUDITS, assert_error, audit_body
 from tests.pg_proxy import PostgresProxy
-from tests.server_process import ServerProcess, run_procfile_briefly
 
 
 def test_create_get_list_delete_over_tcp():

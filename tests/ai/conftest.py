@@ -3,9 +3,9 @@ import uuid
 import httpx
 import pytest
 
+from harness.fake_openai import FakeOpenAI
+from harness.server_process import free_port
 from settings import Settings
-from tests.fake_openai import FakeOpenAI
-from tests.pg_proxy import free_port
 
 TEST_KEY = "sk-test-looped-needle-0123456789abcdef"
 
@@ -22,7 +22,8 @@ def fresh_script(fake_openai):
     fake_openai.reset()
 
 
-async def _client_for(settings: Settings):
+async def client_for(settings: Settings):
+    """Yields one client for an app built with `settings`, its lifespan running."""
     from app import create_app
 
     app = create_app(settings)
@@ -46,14 +47,14 @@ def ai_settings(base_url: str, **overrides) -> Settings:
 
 @pytest.fixture(scope="session")
 async def ai_client(fake_openai):
-    async for client in _client_for(ai_settings(fake_openai.base_url)):
+    async for client in client_for(ai_settings(fake_openai.base_url)):
         yield client
 
 
 @pytest.fixture(scope="session")
 async def unreachable_ai_client():
     """Configured with a key, but OPENAI_BASE_URL points at a port nobody listens on."""
-    async for client in _client_for(ai_settings(f"http://127.0.0.1:{free_port()}/v1")):
+    async for client in client_for(ai_settings(f"http://127.0.0.1:{free_port()}/v1")):
         yield client
 
 

@@ -3,8 +3,9 @@ import uuid
 
 import pytest
 
-from tests.ai.conftest import ledger
-from tests.fake_openai import not_json, ok
+from audits.schemas import AuditFilters
+from harness.fake_openai import not_json, ok
+from tests.ai.conftest import ai_settings, client_for, ledger
 from tests.helpers import assert_error, create_audit
 
 SUMMARY = "/api/v1/ai/audits/summary"
@@ -12,9 +13,8 @@ SEARCH = "/api/v1/ai/audits/search"
 
 
 def filters(**chosen) -> str:
-    names = ("action_type", "entity_type", "entity_id", "user_id", "status")
-    names += ("created_after", "created_before")
-    return json.dumps({name: chosen.get(name) for name in names})
+    """What the model answers: every list filter, null unless chosen."""
+    return json.dumps({name: chosen.get(name) for name in AuditFilters.model_fields})
 
 
 async def test_summary_sends_records_without_personal_data_and_cites_only_inputs(
@@ -168,3 +168,32 @@ async def test_usage_totals_calls_failures_tokens_and_latency(ai_client, fake_op
     assert_error(
         await client.get("/api/v1/ai/usage", params={"since": "x"}), 422, "validation_error"
     )
+
+
+async def test_search_asks_the_model_for_exactly_the_list_filters(ai_client, fake_openai):
+    fake_openai.script(ok(filters()))
+
+    await ai_client.post(SEARCH, json={"question": "anything"})
+
+    schema = fake_openai.requests[-1]["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == list(AuditFilters.model_fields)
+    assert list(schema["properties"]) == list(AuditFilters.model_fields)
+
+
+async def test_search_totals_follow_the_settings_the_app_was_built_with(
+    ai_client, fake_openai, entity_id
+):
+    for _ in range(3):
+        await create_audit(ai_client, entity_id)
+    question = {"question": "everything on that entity"}
+
+    fake_openai.script(ok(filters(entity_id=str(entity_id))))
+    default = (await ai_client.post(SEARCH, json=question)).json()
+    async for capped_client in client_for(
+        ai_settings(fake_openai.base_url, list_exact_total_up_to=1)
+    ):
+        fake_openai.script(ok(filters(entity_id=str(entity_id))))
+        capped = (await capped_client.post(SEARCH, json=question)).json()
+
+    assert (default["total"], default["total_is_estimate"]) == (3, False)
+    assert capped["total_is_estimate"] is True and capped["items"] == default["items"]

@@ -2,8 +2,8 @@ import time
 
 import pytest
 
+from harness.fake_openai import no_choices, ok, slow, status
 from tests.ai.conftest import TEST_KEY, ledger
-from tests.fake_openai import no_choices, ok, slow, status
 from tests.helpers import AUDITS, assert_error, audit_body
 
 CHAT = "/api/v1/ai/chat"

@@ -160,3 +160,14 @@ async def test_timestamps_with_other_offsets_mean_the_same_instant(client, db, e
     body = (await client.get(AUDITS, params=params)).json()
 
     assert [item["id"] for item in body["items"]] == [audit_id]
+
+
+async def test_the_list_body_is_compact_json_without_newlines(client, entity_id):
+    for _ in range(3):
+        await create_audit(client, entity_id)
+
+    response = await client.get(AUDITS, params={"entity_id": str(entity_id)})
+
+    assert len(response.json()["items"]) == 3
+    assert b"\n" not in response.content
+    assert b"}, {" not in response.content and b"},{" in response.content

@@ -7,7 +7,7 @@ import asyncpg
 
 from ledger.sealer import SEALER_LOCK
 from tests.ledger.test_sealer import assert_tree_is_whole
-from tests.server_process import ServerProcess
+from harness.server_process import ServerProcess
 
 BACKLOG = 20_000
 HOLDING_THE_SEALER_LOCK = """

@@ -19,7 +19,7 @@ from ledger.verify import main as client_main
 from tests.conftest import ROOT
 from tests.helpers import AUDITS, audit_body
 from tests.ledger.conftest import wait_until_sealed
-from tests.server_process import ServerProcess
+from harness.server_process import ServerProcess
 
 
 class Ledger:

@@ -1,4 +1,4 @@
-"""A small OpenAI-compatible server on loopback, for the AI tests.
+"""A small OpenAI-compatible server on loopback, for the AI tests and bench/ai_overhead.py.
 
 It answers `POST /v1/chat/completions` like OpenAI does. A test scripts what the next
 calls get with `fake.script(...)`: a normal answer with chosen content, 401, 429 with
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.pg_proxy import free_port
+from harness.server_process import free_port
 
 
 @dataclass
