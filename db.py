@@ -123,12 +123,19 @@ class _GuardedConnection:
         self.connection = conn
 
 
-async def run(query: Query) -> Any:
+async def run(query: Query, *, actor: str | None = None) -> Any:
     """Run a Piccolo query behind the same guard as raw SQL; Piccolo's own `run()` takes a
-    pool connection without a bounded wait, outage mapping or lazy pool start."""
+    pool connection without a bounded wait, outage mapping or lazy pool start.
+
+    With an `actor` (an API key's label), the query runs in a transaction that first tells
+    the journal trigger who acts, as the raw statements do inside themselves."""
     async with connection() as conn:
         borrowed = DB.current_transaction.set(_GuardedConnection(conn))
         try:
-            return await query.run()
+            if actor is None:
+                return await query.run()
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('looped_needle.actor', $1, true)", actor)
+                return await query.run()
         finally:
             DB.current_transaction.reset(borrowed)

@@ -48,11 +48,19 @@ CREATE_VALUES = ", ".join(
     f"${n}::jsonb" if isinstance(column, JSONB) else f"${n}"
     for n, column in enumerate(CREATE_FIELDS, start=2)
 )
+# Who acts: the API key's label, for the journal trigger (ledger/) to write into the entry.
+# Set inside the statement, local to its transaction, and before any row is written (the row
+# is selected FROM it), so it works through PgBouncer and can never leak to another request.
+ACTOR_PARAM = len(CREATE_FIELDS) + 2
+ACTOR = (
+    "actor AS (SELECT nullif(set_config('looped_needle.actor', coalesce(${n}, ''), true), '')"
+    " AS name)"
+)
 CREATE_SQL = f"""
-    WITH record AS (
+    WITH {ACTOR.format(n=ACTOR_PARAM)}, record AS (
         INSERT INTO {TABLE} ({ID}, {", ".join(_name(column) for column in CREATE_FIELDS)},
-                             {CREATED_AT})
-        VALUES ($1, {CREATE_VALUES}, now())
+                             {_name(Audit.recorded_by)}, {CREATED_AT})
+        SELECT $1, {CREATE_VALUES}, actor.name, now() FROM actor
         RETURNING {RECORD_COLUMNS}
     )
     SELECT row_to_json(record)::text FROM record
@@ -63,7 +71,7 @@ GET_SQL = f"""
 """
 MERGED_DETAILS = f"COALESCE({TABLE}.{DETAILS}, '{{}}'::jsonb) || $3::jsonb"
 UPDATE_SQL = f"""
-    WITH target AS (
+    WITH {ACTOR.format(n=4)}, target AS (
         SELECT {ID}, {STATUS} AS current_status FROM {TABLE}
         WHERE {ID} = $1 AND {LIVE} FOR UPDATE
     ), changed AS (
@@ -75,7 +83,7 @@ UPDATE_SQL = f"""
                 WHEN COALESCE($2, {TABLE}.{STATUS}) IS DISTINCT FROM {TABLE}.{STATUS}
                   OR ($3::jsonb IS NOT NULL AND {MERGED_DETAILS} IS DISTINCT FROM {TABLE}.{DETAILS})
                 THEN now() ELSE {TABLE}.{UPDATED_AT} END
-        FROM target
+        FROM target, actor
         WHERE {TABLE}.{ID} = target.{ID}
           AND ($2::text IS NULL OR {TABLE}.{STATUS} = 'pending' OR {TABLE}.{STATUS} = $2)
         RETURNING {AUDIT_COLUMNS}
@@ -146,10 +154,11 @@ def create_params(audit_id: UUID, fields: dict[str, Any]) -> list[Any]:
     ]
 
 
-async def create_audit(audit_id: UUID, fields: dict[str, Any]) -> str:
-    """Insert one record; the database stamps created_at. Returns the record as JSON text."""
+async def create_audit(audit_id: UUID, fields: dict[str, Any], actor: str | None = None) -> str:
+    """Insert one record written by `actor` (an API key's label, or None); the database stamps
+    created_at. Returns the record as JSON text."""
     async with connection() as conn:
-        return await conn.fetchval(CREATE_SQL, *create_params(audit_id, fields))
+        return await conn.fetchval(CREATE_SQL, *create_params(audit_id, fields), actor)
 
 
 async def get_audit(audit_id: UUID) -> str | None:
@@ -195,11 +204,11 @@ class NotFound:
 
 
 async def update_audit(
-    audit_id: UUID, status: str | None, details: dict[str, Any] | None
+    audit_id: UUID, status: str | None, details: dict[str, Any] | None, actor: str | None = None
 ) -> Updated | StatusRefused | NotFound:
     """Apply a status change (only from 'pending', or to the same status) and merge details."""
     async with connection() as conn:
-        row = await conn.fetchrow(UPDATE_SQL, audit_id, status, _json_or_none(details))
+        row = await conn.fetchrow(UPDATE_SQL, audit_id, status, _json_or_none(details), actor)
     if row is None:
         return NotFound()
     if row["record"] is None:
@@ -207,11 +216,12 @@ async def update_audit(
     return Updated(row["record"])
 
 
-async def delete_audit(audit_id: UUID) -> bool:
+async def delete_audit(audit_id: UUID, actor: str | None = None) -> bool:
     """Soft delete: stamp deleted_at. False if there was no live record."""
     deleted = await run(
         Audit.update({Audit.deleted_at: DATABASE_NOW})
         .where((Audit.id == audit_id) & Audit.deleted_at.is_null())
-        .returning(Audit.id)
+        .returning(Audit.id),
+        actor=actor,
     )
     return bool(deleted)

@@ -166,6 +166,14 @@ class AuditOut(BaseModel):
     user_agent: str | None
     created_at: datetime
     updated_at: datetime | None
+    recorded_by: str | None = Field(
+        description="The API key that wrote the record, as 'name (prefix)'; set by the server "
+        "from the request's key, never by a client; null when the service runs without keys."
+    )
+    ledger_seq: int | None = Field(
+        description="The record's latest journal entry: a receipt to check later against "
+        "`GET /api/v1/audits/{id}/proof` (see the ledger routes)."
+    )
 
 
 class AuditFilters(BaseModel):

@@ -62,7 +62,7 @@ async def create(request):
     fields["status"] = fields["status"] or "success"
     audit_id = uuid.uuid4()
     async with pool.acquire() as conn:
-        created = await conn.fetchval(CREATE_SQL, *create_params(audit_id, fields))
+        created = await conn.fetchval(CREATE_SQL, *create_params(audit_id, fields), None)
     response = json_response(created, 201)
     response.headers["location"] = f"/api/v1/audits/{audit_id}"
     return response

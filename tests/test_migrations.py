@@ -15,8 +15,11 @@ FROM information_schema.columns WHERE table_schema = 'public'
 UNION ALL
 SELECT 'index', indexdef FROM pg_indexes WHERE schemaname = 'public'
 UNION ALL
-SELECT 'trigger', tgname || ' on ' || tgrelid::regclass::text
+SELECT 'trigger', tgname || ' on ' || tgrelid::regclass::text || ' enabled=' || tgenabled::text
 FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL
+SELECT 'function', p.proname || ' md5=' || md5(p.prosrc) || ' ' || coalesce(p.proconfig::text, '')
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
 ORDER BY 1, 2
 """
 

@@ -54,12 +54,14 @@ $$
 LEDGER_GUARD_FUNCTION = """
 CREATE OR REPLACE FUNCTION ledger_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'journal_entry' AND TG_OP = 'UPDATE'
-       AND OLD.leaf_index IS NULL AND NEW.leaf_index IS NOT NULL
-       AND (NEW.seq, NEW.audit_id, NEW.change, NEW.leaf, NEW.created_at)
-           IS NOT DISTINCT FROM (OLD.seq, OLD.audit_id, OLD.change, OLD.leaf, OLD.created_at)
-    THEN
-        RETURN NEW;
+    -- Nested, not AND: only journal_entry rows have the fields compared here.
+    IF TG_TABLE_NAME = 'journal_entry' AND TG_OP = 'UPDATE' THEN
+        IF OLD.leaf_index IS NULL AND NEW.leaf_index IS NOT NULL
+           AND (NEW.seq, NEW.audit_id, NEW.change, NEW.leaf, NEW.created_at)
+               IS NOT DISTINCT FROM (OLD.seq, OLD.audit_id, OLD.change, OLD.leaf, OLD.created_at)
+        THEN
+            RETURN NEW;
+        END IF;
     END IF;
     RAISE EXCEPTION '% rows only grow: % is refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'restrict_violation';

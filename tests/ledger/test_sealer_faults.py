@@ -5,9 +5,9 @@ import signal
 
 import asyncpg
 
+from harness.server_process import ServerProcess
 from ledger.sealer import SEALER_LOCK
 from tests.ledger.test_sealer import assert_tree_is_whole
-from harness.server_process import ServerProcess
 
 BACKLOG = 20_000
 HOLDING_THE_SEALER_LOCK = """

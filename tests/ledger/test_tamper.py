@@ -13,13 +13,13 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.server_process import ServerProcess
 from ledger.check import verify_ledger
 from ledger.note import generate_key, open_checkpoint, parse_signer, sign_checkpoint
 from ledger.verify import main as client_main
 from tests.conftest import ROOT
 from tests.helpers import AUDITS, audit_body
 from tests.ledger.conftest import wait_until_sealed
-from harness.server_process import ServerProcess
 
 
 class Ledger:
