@@ -1,8 +1,9 @@
 """Plain ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
 
 `RequestContextMiddleware` gives every request an id, writes one access-log line, caps the
-body size, and is the last resort for unexpected exceptions: they become a 500 in the
-contract's shape with the request id, and their traceback goes to the log only.
+body size (reading a refused body's rest, within bounds, so the 413 is read), and is the
+last resort for unexpected exceptions: they become a 500 in the contract's shape with the
+request id, and their traceback goes to the log only.
 """
 
 from __future__ import annotations
