@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from responses import JSONBytes
 
@@ -240,14 +241,37 @@ async def handle_http_exception(request: Request, exc: HTTPException) -> JSONByt
             "The request body is not valid JSON.",
             validation_errors=[{"field": "body", "message": "The body could not be parsed."}],
         )
+    headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 404:
         message = f"There is no route {request.url.path}. See /docs for the routes."
     elif exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}."
+        headers["Allow"] = _methods_allowed_on(request, headers.get("Allow"))
+        message = f"{request.method} is not allowed on {request.url.path}; use {headers['Allow']}."
     else:
         message = str(exc.detail)
     code = HTTP_STATUS_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+# The methods of RFC 9110 and PATCH, in the order a reader expects them in `Allow`.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+
+
+def _methods_allowed_on(request: Request, named: str | None) -> str:
+    """Every method served on this path, for a 405's `Allow` (RFC 9110 15.5.6).
+
+    Whoever raised the 405 names only what it knows (`named`): Starlette names the first
+    route that matched the path, and each method here is its own route, so on
+    `/api/v1/audits` it would hide `POST`. Asking every route of the app (included routers
+    too) whether it takes the path with each method finds the rest.
+    """
+    allowed = {method.strip().upper() for method in (named or "").split(",") if method.strip()}
+    for method in HTTP_METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.add(method)
+    known = [method for method in HTTP_METHODS if method in allowed]
+    return ", ".join(known + sorted(allowed - set(HTTP_METHODS)))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,12 +1,15 @@
 """Plain ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
 
 `RequestContextMiddleware` gives every request an id, writes one access-log line, caps the
-body size, and is the last resort for unexpected exceptions: they become a 500 in the
-contract's shape with the request id, and their traceback goes to the log only.
+body size (reading a refused body's rest, within bounds, so the 413 is read), and is the
+last resort for unexpected exceptions: they become a 500 in the contract's shape with the
+request id, and their traceback goes to the log only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -23,6 +26,12 @@ REQUEST_ID_HEADER = b"x-request-id"
 # A client-supplied id is echoed only if it is short and tame, so it cannot forge log lines.
 ACCEPTABLE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Past the cap, the rest of the body is read and dropped before the 413 goes out, as nginx's
+# lingering close does: a socket closed with unread data makes the kernel send a reset, and
+# the client, still sending, then never reads the 413. Bounded, so that this costs no more
+# than an honest upload could: at most this many times the cap, for at most this long.
+DISCARD_LIMIT_FACTOR = 8
+DISCARD_LIMIT_S = 5.0
 
 
 async def _answer(
@@ -33,11 +42,11 @@ async def _answer(
 
 
 def _is_json(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            media_type = value.split(b";", 1)[0].strip().lower()
-            return media_type == b"application/json" or media_type.endswith(b"+json")
-    return False
+    content_type = _header(scope, b"content-type")
+    if content_type is None:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 class RequestContextMiddleware:
@@ -108,13 +117,10 @@ class RequestContextMiddleware:
 
     async def _buffered_body(self, scope: Scope, receive: Receive) -> tuple[Receive | None, bytes]:
         """Read the whole body up to the cap; (None, b"") if it is over (by header or count)."""
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    if int(value) > self.max_body_bytes:
-                        return None, b""
-                except ValueError:
-                    pass  # the server rejects a malformed Content-Length before we see it
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._discard_rest(scope, receive, int(declared), received=0)
+            return None, b""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -124,6 +130,8 @@ class RequestContextMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
+                if message.get("more_body", False):
+                    await self._discard_rest(scope, receive, None, received=size)
                 return None, b""
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -139,3 +147,30 @@ class RequestContextMiddleware:
             return await receive()
 
         return replay, body
+
+    async def _discard_rest(
+        self, scope: Scope, receive: Receive, declared: int | None, *, received: int
+    ) -> None:
+        """Read and drop what is left of a refused body, within bounds, so the 413 is read."""
+        allowance = self.max_body_bytes * DISCARD_LIMIT_FACTOR
+        if declared is not None and declared > allowance:
+            return  # more than we would ever read: answer now and let the connection go
+        expect = _header(scope, b"expect")
+        if received == 0 and expect is not None and expect.lower() == "100-continue":
+            return  # the client sends nothing before our answer; asking for it would invite it
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DISCARD_LIMIT_S):
+                while received <= allowance:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    received += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        return
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1").strip()
+    return None

@@ -1,5 +1,6 @@
 import json
 import logging
+import re
 import uuid
 from datetime import datetime
 
@@ -14,7 +15,13 @@ async def test_index_names_the_service_and_links_the_docs(client):
     assert body["name"] == "Looped Needle API"
     assert body["version"]
     assert body["links"] == {"docs": "/docs", "redoc": "/redoc", "openapi": "/openapi.json"}
-    assert body["routes"] == ["/health", "/api/v1/audits", "/api/v1/ai"]
+    assert body["routes"] == ["/health", "/health/db", "/api/v1/audits", "/api/v1/ai"]
+
+
+async def test_every_route_the_index_lists_is_in_the_openapi_document(client):
+    documented = (await client.get("/openapi.json")).json()["paths"]
+    for listed in (await client.get("/")).json()["routes"]:
+        assert any(path.startswith(listed) for path in documented), listed
 
 
 async def test_health_is_healthy_with_a_utc_timestamp(client):
@@ -24,6 +31,17 @@ async def test_health_is_healthy_with_a_utc_timestamp(client):
     assert set(body) == {"status", "timestamp", "version"}
     assert body["status"] == "healthy"
     assert datetime.fromisoformat(body["timestamp"]).utcoffset().total_seconds() == 0
+
+
+# What both probes write: UTC, microseconds always present, the offset spelled out.
+HEALTH_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")
+
+
+async def test_health_and_health_db_write_timestamps_in_one_format(client):
+    stamps = [(await client.get(path)).json()["timestamp"] for path in ("/health", "/health/db")]
+    for stamp in stamps:
+        assert HEALTH_TIMESTAMP.match(stamp), stamp
+    assert stamps[0] <= stamps[1]  # one format, so they also sort as text
 
 
 async def test_health_db_reports_the_database_check_with_latency(client):
@@ -54,6 +72,23 @@ async def test_unknown_route_is_404_not_found(client):
 
 async def test_wrong_method_is_405_method_not_allowed(client):
     assert_error(await client.patch(f"{AUDITS}/{uuid.uuid4()}"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", AUDITS, "GET, POST"),
+        ("PATCH", AUDITS, "GET, POST"),
+        ("PATCH", f"{AUDITS}/{uuid.UUID(int=7)}", "GET, PUT, DELETE"),
+        ("POST", "/health", "GET"),
+        ("DELETE", "/docs-assets/swagger-ui.css", "GET, HEAD"),
+    ],
+)
+async def test_405_allow_lists_every_method_of_the_path(client, method, path, allow):
+    response = await client.request(method, path)
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allow
+    assert allow in response.json()["message"]
 
 
 async def test_request_id_is_echoed_when_given(client):
