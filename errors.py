@@ -292,14 +292,6 @@ class CheckpointNotFound(AppError):
         super().__init__(message, details={"tree_size": tree_size})
 
 
-class InvalidLedgerRange(AppError):
-    status_code = 422
-    code = "invalid_ledger_range"
-
-    def __init__(self, message: str, **details: int) -> None:
-        super().__init__(message, details=details)
-
-
 class LedgerNotConfigured(AppError):
     status_code = 503
     code = "ledger_not_configured"

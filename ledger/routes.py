@@ -7,14 +7,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 
-from errors import (
-    AuditNotFound,
-    CheckpointNotFound,
-    InvalidLedgerRange,
-    LedgerNotConfigured,
-    error_responses,
-)
+from errors import AuditNotFound, CheckpointNotFound, LedgerNotConfigured, error_responses
 from ledger import queries
 from ledger.merkle import EMPTY_ROOT
 from ledger.note import parse_signer
@@ -31,7 +26,20 @@ from ledger.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 
 MAX_LEAVES_PER_CALL = 1000
-TreeSize = Annotated[int | None, Query(ge=1, description="An earlier tree size; default latest.")]
+# Tree sizes and indices are PostgreSQL bigints; past this they cannot name a leaf anyway.
+MAX_INDEX = 2**62
+TreeSize = Annotated[
+    int | None, Query(ge=1, le=MAX_INDEX, description="An earlier tree size; default latest.")
+]
+Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
+COMMON_ERRORS = error_responses(422, 500, 503)
+
+
+def refuse(field: str, message: str) -> RequestValidationError:
+    """A range the types allow but the log cannot serve, answered like any invalid query."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", field), "msg": message}]
+    )
 
 
 def b64(data: bytes) -> str:
@@ -53,7 +61,7 @@ def checkpoint_out(row: dict) -> Checkpoint:
     summary="Get a signed checkpoint",
     description="The latest signed checkpoint (a C2SP tlog-checkpoint in a C2SP signed note, "
     "Ed25519), or the one for `tree_size`. 404 before anything was sealed.",
-    responses=error_responses(404, 422, 503),
+    responses={**COMMON_ERRORS, **error_responses(404)},
 )
 async def read_checkpoint(tree_size: TreeSize = None) -> Checkpoint:
     row = await queries.get_checkpoint(tree_size)
@@ -67,7 +75,7 @@ async def read_checkpoint(tree_size: TreeSize = None) -> Checkpoint:
     summary="Get the checkpoint signing key",
     description="The Ed25519 public key that signs checkpoints, raw and as a signed-note "
     "verifier key. Pin it out of band: a key fetched from the server proves nothing alone.",
-    responses=error_responses(503),
+    responses=COMMON_ERRORS,
 )
 async def read_public_key(request: Request) -> PublicKey:
     signer = request.app.state.settings.ledger_signing_key
@@ -86,7 +94,7 @@ async def read_public_key(request: Request) -> PublicKey:
     "its exact leaf bytes and an RFC 9162 inclusion proof in the tree of `tree_size` leaves "
     "(default: the latest checkpoint). Entries not in that tree yet have `leaf_index: null` "
     "and no proof. Deleted records keep their proof.",
-    responses=error_responses(404, 422, 503),
+    responses={**COMMON_ERRORS, **error_responses(404)},
 )
 async def prove_audit(audit_id: UUID, tree_size: TreeSize = None) -> AuditProof:
     entries = await queries.audit_entries(audit_id)
@@ -124,20 +132,15 @@ def _in_tree(leaf_index: int | None, size: int) -> bool:
     summary="Prove the log only grew",
     description="An RFC 9162 consistency proof that the tree of `first` leaves is a prefix of "
     "the tree of `second` leaves (1 <= first <= second <= the latest tree size).",
-    responses=error_responses(422, 503),
+    responses=COMMON_ERRORS,
 )
-async def prove_consistency(
-    first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
-) -> ConsistencyProof:
+async def prove_consistency(first: Index, second: Index) -> ConsistencyProof:
     latest = await queries.get_checkpoint(None)
     latest_size = latest["tree_size"] if latest else 0
-    if not first <= second <= latest_size:
-        raise InvalidLedgerRange(
-            "Need 1 <= first <= second <= the latest tree size.",
-            first=first,
-            second=second,
-            latest_tree_size=latest_size,
-        )
+    if not 1 <= first <= second:
+        raise refuse("first", "first must be at least 1 and at most second")
+    if second > latest_size:
+        raise refuse("second", f"second is past the latest tree size, {latest_size}")
     proof = await queries.consistency(first, second)
     return ConsistencyProof(first=first, second=second, proof=[b64(h) for h in proof])
 
@@ -147,15 +150,11 @@ async def prove_consistency(
     summary="Read raw leaves",
     description=f"Sealed leaves with `start <= leaf_index < end`, at most {MAX_LEAVES_PER_CALL} "
     "a call, for auditors who mirror the log and recompute its tree.",
-    responses=error_responses(422, 503),
+    responses=COMMON_ERRORS,
 )
-async def read_entries(
-    start: Annotated[int, Query(ge=0)], end: Annotated[int, Query(ge=1)]
-) -> LeafPage:
+async def read_entries(start: Index, end: Index) -> LeafPage:
     if not start < end <= start + MAX_LEAVES_PER_CALL:
-        raise InvalidLedgerRange(
-            f"Need start < end <= start + {MAX_LEAVES_PER_CALL}.", start=start, end=end
-        )
+        raise refuse("end", f"end must be after start, by at most {MAX_LEAVES_PER_CALL}")
     rows = await queries.list_entries(start, end)
     return LeafPage(
         start=start,
