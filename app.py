@@ -11,6 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 
 import db
+from access.auth import authenticated, document_scopes, warn_if_no_keys
+from access.routes import router as access_router
 from ai.client import create_client
 from ai.routes import router as ai_router
 from audits.routes import router as audits_router
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await db.open_pool(settings)
+        await warn_if_no_keys(settings)
         app.state.openai = create_client(settings)
         yield
         if app.state.openai is not None:
@@ -71,10 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Location", "Retry-After"],
+        expose_headers=["X-Request-ID", "Location", "Retry-After", "WWW-Authenticate"],
     )
-    app.include_router(audits_router)
-    app.include_router(ai_router)
+    app.include_router(audits_router, dependencies=[authenticated])
+    app.include_router(ai_router, dependencies=[authenticated])
+    app.include_router(access_router, dependencies=[authenticated])
+    document_scopes(app)
 
     @app.get("/", tags=["service"], summary="Service index", description="Name, version, links.")
     async def index() -> ServiceIndex:

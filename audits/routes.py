@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Query, Response, status
 
+from access.auth import require
 from audits import queries
 from audits.schemas import AuditCreate, AuditListQuery, AuditOut, AuditPage, AuditUpdate
 from errors import AuditNotFound, InvalidStatusTransition, error_responses
@@ -27,6 +28,7 @@ COMMON_ERRORS = error_responses(422, 500, 503)
     "and a `Location` header.",
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(413, 415)},
+    dependencies=[require("audits:write")],
 )
 async def create_audit(audit: Annotated[AuditCreate, Body()]) -> JSONText:
     audit_id = uuid4()
@@ -47,6 +49,7 @@ async def create_audit(audit: Annotated[AuditCreate, Body()]) -> JSONText:
     "more than the page).",
     response_model=AuditPage,
     responses=COMMON_ERRORS,
+    dependencies=[require("audits:read")],
 )
 async def list_audits(query: Annotated[AuditListQuery, Query()]) -> JSONText:
     filters = query.model_dump(exclude={"limit", "offset"}, exclude_none=True)
@@ -62,6 +65,7 @@ async def list_audits(query: Annotated[AuditListQuery, Query()]) -> JSONText:
     description="Return one audit record by id. Deleted records answer 404.",
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(404)},
+    dependencies=[require("audits:read")],
 )
 async def read_audit(audit_id: UUID) -> JSONText:
     record = await queries.get_audit(audit_id)
@@ -80,6 +84,7 @@ async def read_audit(audit_id: UUID) -> JSONText:
     "is a no-op that returns the record.",
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(404, 409, 413, 415)},
+    dependencies=[require("audits:write")],
 )
 async def update_audit(audit_id: UUID, change: Annotated[AuditUpdate, Body()]) -> JSONText:
     record, refused_from = await queries.update_audit(audit_id, change.status, change.details)
@@ -97,6 +102,7 @@ async def update_audit(audit_id: UUID, change: Annotated[AuditUpdate, Body()]) -
     description="Hide the record from the API: it stays in the database with `deleted_at` "
     "set. Afterwards GET, PUT and DELETE on it answer 404 and lists leave it out.",
     responses={**COMMON_ERRORS, **error_responses(404)},
+    dependencies=[require("audits:delete")],
 )
 async def delete_audit(audit_id: UUID) -> Response:
     if not await queries.delete_audit(audit_id):

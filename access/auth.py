@@ -1,0 +1,195 @@
+"""Who is calling: the bearer-key check and the scope check, as FastAPI dependencies.
+
+`Security(authenticate)` guards a whole router; `require("audits:read")` on a route adds the
+scope it needs (and declares it in OpenAPI). A verified key is cached in-process for
+AUTH_CACHE_TTL_S, so most requests cost a dict lookup and one SHA-256; a revocation is seen
+within that time. Unknown prefixes are cached too, so garbage keys cannot hammer the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer, SecurityScopes
+
+from access import queries
+from access.keys import secret_matches, split_key
+from errors import (
+    AuthenticationRequired,
+    DatabaseUnavailable,
+    InsufficientScope,
+    InvalidApiKey,
+)
+
+logger = logging.getLogger("looped_needle.access")
+
+FIRST_KEY_COMMAND = "piccolo access create_key --name first-admin --scopes all"
+CACHE_MAX_ENTRIES = 10_000
+# The error body's schema, already in the OpenAPI components (every route documents it).
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The verified key behind a request (never its secret)."""
+
+    name: str
+    prefix: str
+    scopes: frozenset[str]
+
+
+@dataclass
+class _Entry:
+    fetched_at: float
+    row: dict[str, Any] | None  # None: no key has this prefix
+
+
+_cache: dict[str, _Entry] = {}
+_background: set[asyncio.Task] = set()
+
+
+def forget(prefix: str) -> None:
+    """Drop a cached key, so a revocation made by this process applies at once."""
+    _cache.pop(prefix, None)
+
+
+class ApiKeyBearer(HTTPBearer):
+    """Declares the bearer scheme in OpenAPI; hands over the raw header, so that a header
+    in the wrong shape is told apart from no header at all."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return request.headers.get("authorization")
+
+
+bearer = ApiKeyBearer(
+    scheme_name="ApiKey",
+    bearerFormat="lnk_<prefix>_<secret>",
+    description="An API key `lnk_<prefix>_<secret>`, from `piccolo access create_key`.",
+    auto_error=False,
+)
+
+
+async def _lookup(prefix: str, ttl_s: float) -> tuple[dict[str, Any] | None, bool]:
+    """(the key's row or None, whether it came fresh from the database)."""
+    now = time.monotonic()
+    entry = _cache.get(prefix)
+    if entry is not None and now - entry.fetched_at < ttl_s:
+        return entry.row, False
+    row = await queries.find_key(prefix)
+    if len(_cache) >= CACHE_MAX_ENTRIES:
+        _cache.clear()
+    _cache[prefix] = _Entry(now, row)
+    return row, True
+
+
+def _note_use(prefix: str) -> None:
+    """Move last_used_at off the request path; losing one update is harmless."""
+
+    async def touch() -> None:
+        try:
+            await queries.touch_last_used(prefix)
+        except Exception as error:
+            logger.warning(
+                "last_used_at not updated",
+                extra={"api_key": prefix, "error": type(error).__name__},
+            )
+
+    task = asyncio.get_running_loop().create_task(touch())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def authenticate(
+    request: Request, authorization: str | None = Depends(bearer)
+) -> Caller | None:
+    """The caller's key, or None when AUTH_REQUIRED is off. Runs once per request."""
+    state = request.scope.setdefault("state", {})
+    if "api_key" in state:
+        return state["api_key"]
+    settings = request.app.state.settings
+    if not settings.auth_required:
+        state["api_key"] = None
+        return None
+    if authorization is None:
+        raise AuthenticationRequired()
+    scheme, _, token = authorization.partition(" ")
+    parts = split_key(token.strip()) if scheme.lower() == "bearer" else None
+    if parts is None:
+        raise InvalidApiKey()
+    prefix, secret = parts
+    row, fresh = await _lookup(prefix, settings.auth_cache_ttl_s)
+    # Compare even for an unknown prefix, so both paths cost the same.
+    known_hash = row["secret_hash"] if row else "0" * 64
+    if not secret_matches(secret, known_hash) or row is None or row["revoked_at"] is not None:
+        raise InvalidApiKey()
+    if fresh:
+        _note_use(prefix)
+    caller = Caller(row["name"], prefix, frozenset(row["scopes"]))
+    state["api_key"] = caller
+    state["api_key_prefix"] = prefix
+    return caller
+
+
+async def _check_scopes(
+    security_scopes: SecurityScopes, caller: Caller | None = Depends(authenticate)
+) -> None:
+    if caller is None:
+        return
+    missing = [scope for scope in security_scopes.scopes if scope not in caller.scopes]
+    if missing:
+        raise InsufficientScope(security_scopes.scopes, missing)
+
+
+def require(*scopes: str) -> Any:
+    """A route dependency: a valid key holding every one of `scopes`."""
+    return Security(_check_scopes, scopes=list(scopes))
+
+
+authenticated = Security(authenticate)
+
+
+def required_scopes(route: APIRoute) -> list[str]:
+    """The scopes a route's dependencies demand, in declaration order."""
+    found: list[str] = []
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependant = pending.pop(0)
+        for scope in dependant.own_oauth_scopes or []:
+            if scope not in found:
+                found.append(scope)
+        pending.extend(dependant.dependencies)
+    return found
+
+
+def document_scopes(app: FastAPI) -> None:
+    """Write each guarded route's scopes into its OpenAPI description, `x-required-scopes`,
+    and its 401/403 answers, so the docs say what Swagger's Authorize button will need."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
+            continue
+        scopes = required_scopes(route)
+        route.openapi_extra = {**(route.openapi_extra or {}), "x-required-scopes": scopes}
+        needs = ", ".join(f"`{scope}`" for scope in scopes) or "any valid key"
+        route.description = f"{route.description}\n\nRequires scope(s): {needs}.".lstrip()
+        route.responses = {
+            **route.responses,
+            401: {"description": "No API key, or a bad one.", "content": ERROR_CONTENT},
+            403: {"description": "The key lacks a required scope.", "content": ERROR_CONTENT},
+        }
+
+
+async def warn_if_no_keys(settings: Any) -> None:
+    """At start-up with auth on and no usable key, say once how to mint the first one."""
+    if not settings.auth_required:
+        return
+    try:
+        if not await queries.has_active_key():
+            logger.warning(f"AUTH_REQUIRED is on and no API key exists; run: {FIRST_KEY_COMMAND}")
+    except DatabaseUnavailable:
+        pass  # db.open_pool has already said the database is down
