@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Security
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer, SecurityScopes
 
 from access import queries
@@ -154,34 +153,36 @@ def require(*scopes: str) -> Any:
 authenticated = Security(authenticate)
 
 
-def required_scopes(route: APIRoute) -> list[str]:
-    """The scopes a route's dependencies demand, in declaration order."""
-    found: list[str] = []
-    pending = list(route.dependant.dependencies)
-    while pending:
-        dependant = pending.pop(0)
-        for scope in dependant.own_oauth_scopes or []:
-            if scope not in found:
-                found.append(scope)
-        pending.extend(dependant.dependencies)
-    return found
-
-
 def document_scopes(app: FastAPI) -> None:
-    """Write each guarded route's scopes into its OpenAPI description, `x-required-scopes`,
-    and its 401/403 answers, so the docs say what Swagger's Authorize button will need."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
-            continue
-        scopes = required_scopes(route)
-        route.openapi_extra = {**(route.openapi_extra or {}), "x-required-scopes": scopes}
-        needs = ", ".join(f"`{scope}`" for scope in scopes) or "any valid key"
-        route.description = f"{route.description}\n\nRequires scope(s): {needs}.".lstrip()
-        route.responses = {
-            **route.responses,
-            401: {"description": "No API key, or a bad one.", "content": ERROR_CONTENT},
-            403: {"description": "The key lacks a required scope.", "content": ERROR_CONTENT},
-        }
+    """Repeat each operation's scopes (which FastAPI puts in its `security` requirement) as
+    `x-required-scopes` and in its description, and document its 401/403 answers. Done on
+    the generated document, so it holds for every route, however it was included."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if "security" in operation and "x-required-scopes" not in operation:
+                    _describe_guard(operation)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _describe_guard(operation: dict[str, Any]) -> None:
+    scopes = [scope for need in operation["security"] for scope in need.get(bearer.scheme_name, [])]
+    operation["x-required-scopes"] = scopes
+    needs = ", ".join(f"`{scope}`" for scope in scopes) or "any valid key"
+    operation["description"] = (
+        f"{operation.get('description', '')}\n\nRequires an API key with scope(s): {needs}."
+    ).lstrip()
+    operation["responses"].setdefault(
+        "401", {"description": "No API key, or a bad one.", "content": ERROR_CONTENT}
+    )
+    operation["responses"].setdefault(
+        "403", {"description": "The key lacks a required scope.", "content": ERROR_CONTENT}
+    )
 
 
 async def warn_if_no_keys(settings: Any) -> None:

@@ -11,8 +11,10 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-SCOPES = ("audits:read", "audits:write", "audits:delete", "ai", "admin")
+Scope = Literal["audits:read", "audits:write", "audits:delete", "ai", "admin"]
+SCOPES: tuple[str, ...] = get_args(Scope)
 ALL_SCOPES = "all"
 
 KEY_TAG = "lnk"

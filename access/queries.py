@@ -14,8 +14,10 @@ from typing import Any
 from piccolo.query import WhereRaw
 from piccolo.querystring import QueryString
 
+# A module import, not `from db import connection`: piccolo_conf's AppRegistry imports this
+# app (through its commands) while db.py is itself still importing piccolo_conf.
+import db
 from access.tables import ApiKey
-from db import connection
 
 # The public face of a key: everything but the secret hash.
 PUBLIC_COLUMNS = (
@@ -37,7 +39,7 @@ def _compiled(query: Any) -> tuple[str, list[Any]]:
 
 async def _fetch(query: Any) -> list[dict[str, Any]]:
     sql, params = _compiled(query)
-    async with connection() as conn:
+    async with db.connection() as conn:
         return [dict(record) for record in await conn.fetch(sql, *params)]
 
 
@@ -84,5 +86,5 @@ async def touch_last_used(prefix: str) -> None:
 
 async def has_active_key() -> bool:
     sql, params = _compiled(ApiKey.exists().where(ApiKey.revoked_at.is_null()))
-    async with connection() as conn:
+    async with db.connection() as conn:
         return await conn.fetchval(sql, *params)

@@ -4,19 +4,21 @@ except `ApiKeyCreated.key`, which is answered once."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from access.keys import ALL_SCOPES, SCOPES, expand_scopes
+from access.keys import ALL_SCOPES, SCOPES, Scope, expand_scopes
+
+# No control characters (PostgreSQL text cannot hold NUL), and not blank.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
-        min_length=1, max_length=100, pattern=r"^\S(.*\S)?$", examples=["billing-service"]
-    )
-    scopes: list[str] = Field(
+    name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN, examples=["billing"])
+    scopes: list[Scope | Literal["all"]] = Field(
         min_length=1,
         max_length=len(SCOPES) + 1,
         description=f"Any of {', '.join(SCOPES)}; or `{ALL_SCOPES}` for every scope.",
