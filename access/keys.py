@@ -71,13 +71,13 @@ def secret_matches(secret: str, stored_hash: str) -> bool:
 def expand_scopes(requested: list[str]) -> list[str]:
     """Known scopes in canonical order; `all` means every scope. Raises ValueError otherwise."""
     wanted = {scope.strip() for scope in requested if scope.strip()}
-    if ALL_SCOPES in wanted:
-        return list(SCOPES)
-    unknown = sorted(wanted - set(SCOPES))
+    unknown = sorted(wanted - {*SCOPES, ALL_SCOPES})
     if unknown:
         raise ValueError(
             f"unknown scope(s): {', '.join(unknown)}; choose from {', '.join(SCOPES)} or all"
         )
+    if ALL_SCOPES in wanted:
+        return list(SCOPES)
     if not wanted:
         raise ValueError(f"give at least one scope: {', '.join(SCOPES)} or all")
     return [scope for scope in SCOPES if scope in wanted]
