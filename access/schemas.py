@@ -15,7 +15,10 @@ NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "billing", "scopes": ["audits:write"]}]},
+    )
 
     name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN, examples=["billing"])
     scopes: list[Scope | Literal["all"]] = Field(
