@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import db
+from access.auth import authenticated, document_scopes, warn_if_no_keys
+from access.routes import router as access_router
 from ai.client import create_client
 from ai.routes import router as ai_router
 from audits.routes import router as audits_router
@@ -26,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await db.open_pool(settings)
+        await warn_if_no_keys(settings)
         app.state.openai = create_client(settings)
         yield
         if app.state.openai is not None:
@@ -51,12 +54,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Location", "Retry-After"],
+        expose_headers=["X-Request-ID", "Location", "Retry-After", "WWW-Authenticate"],
     )
     install_offline_docs(app)
     app.include_router(health_router)
-    app.include_router(audits_router)
-    app.include_router(ai_router)
+    app.include_router(audits_router, dependencies=[authenticated])
+    app.include_router(ai_router, dependencies=[authenticated])
+    app.include_router(access_router, dependencies=[authenticated])
+    document_scopes(app)
     return app
 
 

@@ -17,4 +17,4 @@ DB = PostgresEngine(
     config={"dsn": os.environ.get("DATABASE_URL", ""), "timeout": CONNECT_TIMEOUT_S},
 )
 
-APP_REGISTRY = AppRegistry(apps=["audits.piccolo_app", "ai.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=["audits.piccolo_app", "ai.piccolo_app", "access.piccolo_app"])

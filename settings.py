@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     openai_timeout_s: float = Field(default=20.0, gt=0)
     openai_max_retries: int = Field(default=2, ge=0, le=10)
 
+    auth_required: bool = Field(default=True, description="Demand an API key on /api/v1.")
+    # A revoked key keeps working in a process for at most this long; 0 looks up every time.
+    auth_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
+
     @model_validator(mode="before")
     @classmethod
     def split_cors_origins(cls, values: dict) -> dict:
