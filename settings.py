@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import sys
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_NAME = "Looped Needle API"
@@ -19,6 +21,7 @@ except PackageNotFoundError:  # running from a checkout that was never pip-insta
     SERVICE_VERSION = "0.0.0+unknown"
 
 MIB = 1024 * 1024
+HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
 class Settings(BaseSettings):
@@ -54,13 +57,33 @@ class Settings(BaseSettings):
     # A revoked key keeps working in a process for at most this long; 0 looks up every time.
     auth_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
 
+    # How the process serves (serve.py and `dev.py run`). No HOST means all interfaces for
+    # serve.py, and only 127.0.0.1 for `dev.py run`.
+    host: str | None = None
+    port: int = Field(default=8000, ge=0, le=65535)
+    web_concurrency: int = Field(default=1, ge=1)
+    graceful_shutdown_s: float = Field(default=20.0, gt=0)
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("host")
+    @classmethod
+    def host_is_an_address_or_a_name(cls, host: str | None) -> str | None:
+        if host is None:
+            return None
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if len(host) > 253 or not HOSTNAME.fullmatch(host):
+                raise ValueError("must be an IP address or a host name") from None
+        return host
+
     @model_validator(mode="before")
     @classmethod
     def split_cors_origins(cls, values: dict) -> dict:
         raw = values.get("cors_origins")
         if isinstance(raw, str):
             values["cors_origins"] = [origin.strip() for origin in raw.split(",") if origin.strip()]
-        for name in ("database_url", "openai_api_key", "openai_base_url"):
+        for name in ("database_url", "openai_api_key", "openai_base_url", "host"):
             if values.get(name) == "":
                 values[name] = None
         return values
