@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import db
+from access.auth import authenticated, document_scopes, warn_if_no_keys
+from access.routes import router as access_router
 from ai.client import create_client
 from ai.routes import router as ai_router
 from audits.routes import router as audits_router
@@ -29,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await db.open_pool(settings)
+        await warn_if_no_keys(settings)
         app.state.openai = create_client(settings)
         stop_sealing = asyncio.Event()
         sealing = None
@@ -61,13 +64,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Location", "Retry-After"],
+        expose_headers=["X-Request-ID", "Location", "Retry-After", "WWW-Authenticate"],
     )
     install_offline_docs(app)
     app.include_router(health_router)
-    app.include_router(audits_router)
-    app.include_router(ai_router)
-    app.include_router(ledger_router)
+    app.include_router(audits_router, dependencies=[authenticated])
+    app.include_router(ai_router, dependencies=[authenticated])
+    app.include_router(access_router, dependencies=[authenticated])
+    app.include_router(ledger_router, dependencies=[authenticated])
+    document_scopes(app)
     return app
 
 

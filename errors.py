@@ -280,6 +280,49 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, handle_http_exception)
 
 
+# Access control (the access app). The WWW-Authenticate headers follow RFC 6750 section 3.
+class AuthenticationRequired(AppError):
+    status_code = 401
+    code = "authentication_required"
+    message = "This route needs an API key: send 'Authorization: Bearer <key>'."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
+class InvalidApiKey(AppError):
+    status_code = 401
+    code = "invalid_api_key"
+    message = "The API key is malformed, unknown or revoked."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'})
+
+
+class InsufficientScope(AppError):
+    status_code = 403
+    code = "insufficient_scope"
+
+    def __init__(self, required: list[str], missing: list[str]) -> None:
+        super().__init__(
+            f"This API key lacks the scope(s) this route needs: {', '.join(missing)}.",
+            details={"required_scopes": required, "missing_scopes": missing},
+            headers={
+                "WWW-Authenticate": (
+                    f'Bearer realm="api", error="insufficient_scope", scope="{" ".join(required)}"'
+                )
+            },
+        )
+
+
+class ApiKeyNotFound(AppError):
+    status_code = 404
+    code = "api_key_not_found"
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(f"No API key has the prefix {prefix!r}.", details={"prefix": prefix})
+
+
 class CheckpointNotFound(AppError):
     status_code = 404
     code = "checkpoint_not_found"

@@ -105,6 +105,7 @@ class RequestContextMiddleware:
                     "status": status_holder["status"],
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "client": scope["client"][0] if scope.get("client") else None,
+                    "api_key": scope["state"].get("api_key_prefix"),
                 },
             )
 

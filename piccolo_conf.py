@@ -1,20 +1,27 @@
 """Piccolo's configuration, read by the app and by the `piccolo` CLI alike.
 
-It depends on nothing else in the project so that `piccolo migrations forwards all` works
-in a release phase that has only the environment. The engine opens no connection here:
-the app starts its pool in the lifespan, the CLI connects per command.
+DATABASE_URL and DB_CONNECT_TIMEOUT_S come through settings.Settings, like every other
+knob: the CLI then sees `.env` as the app does, and a broken setting stops a release phase
+with the same one line as the web process. The engine opens no connection here: the app
+starts its own pool (from the settings given to create_app) in the lifespan, the CLI
+connects per command.
 """
-
-import os
 
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 
-# asyncpg waits this long for a connection before giving up, so a dead host fails fast.
-CONNECT_TIMEOUT_S = float(os.environ.get("DB_CONNECT_TIMEOUT_S", "5"))
+from settings import get_settings
+
+_settings = get_settings()
 
 DB = PostgresEngine(
-    config={"dsn": os.environ.get("DATABASE_URL", ""), "timeout": CONNECT_TIMEOUT_S},
+    config={
+        "dsn": _settings.database_url.get_secret_value() if _settings.database_url else "",
+        # asyncpg waits this long for a connection before giving up: a dead host fails fast.
+        "timeout": _settings.db_connect_timeout_s,
+    },
 )
 
-APP_REGISTRY = AppRegistry(apps=["audits.piccolo_app", "ai.piccolo_app", "ledger.piccolo_app"])
+APP_REGISTRY = AppRegistry(
+    apps=["audits.piccolo_app", "ai.piccolo_app", "access.piccolo_app", "ledger.piccolo_app"]
+)

@@ -1,9 +1,9 @@
 """The production entry point (the Procfile's `web`): check the settings, then run uvicorn.
 
 Without DATABASE_URL it refuses to start, with one line, rather than guess a database.
+Every knob, HOST and PORT included, is read once, by settings.Settings.
 """
 
-import os
 import sys
 
 import uvicorn
@@ -17,14 +17,14 @@ def main() -> None:
         sys.exit("refusing to start: DATABASE_URL is not set (postgresql://user:pass@host/db)")
     uvicorn.run(
         "app:app",
-        host=os.environ.get("HOST", "0.0.0.0"),
-        port=int(os.environ.get("PORT", "8000")),
-        workers=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        host=settings.host or "0.0.0.0",
+        port=settings.port,
+        workers=settings.web_concurrency,
         access_log=False,  # our middleware writes the access line, with the request id
         proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
-        timeout_graceful_shutdown=int(os.environ.get("GRACEFUL_SHUTDOWN_S", "20")),
+        timeout_graceful_shutdown=settings.graceful_shutdown_s,
         log_config=None,
     )
 

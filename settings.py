@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import sys
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_NAME = "Looped Needle API"
@@ -19,6 +21,7 @@ except PackageNotFoundError:  # running from a checkout that was never pip-insta
     SERVICE_VERSION = "0.0.0+unknown"
 
 MIB = 1024 * 1024
+HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
 class Settings(BaseSettings):
@@ -50,6 +53,30 @@ class Settings(BaseSettings):
     openai_timeout_s: float = Field(default=20.0, gt=0)
     openai_max_retries: int = Field(default=2, ge=0, le=10)
 
+    auth_required: bool = Field(default=True, description="Demand an API key on /api/v1.")
+    # A revoked key keeps working in a process for at most this long; 0 looks up every time.
+    auth_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
+
+    # How the process serves (serve.py and `dev.py run`). No HOST means all interfaces for
+    # serve.py, and only 127.0.0.1 for `dev.py run`.
+    host: str | None = None
+    port: int = Field(default=8000, ge=0, le=65535)
+    web_concurrency: int = Field(default=1, ge=1)
+    graceful_shutdown_s: float = Field(default=20.0, gt=0)
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("host")
+    @classmethod
+    def host_is_an_address_or_a_name(cls, host: str | None) -> str | None:
+        if host is None:
+            return None
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if len(host) > 253 or not HOSTNAME.fullmatch(host):
+                raise ValueError("must be an IP address or a host name") from None
+        return host
+
     # The ledger's checkpoint signer, a signed-note private key (`piccolo ledger new_key`).
     ledger_signing_key: SecretStr | None = None
     # The matching verifier key (public): what `piccolo ledger verify` checks signatures with.
@@ -69,6 +96,7 @@ class Settings(BaseSettings):
             "database_url",
             "openai_api_key",
             "openai_base_url",
+            "host",
             "ledger_signing_key",
             "ledger_verifier_key",
         ):

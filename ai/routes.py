@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 from pydantic import ValidationError
 
+from access.auth import require
 from ai import prompts, queries
 from ai.client import AIDep, complete
 from ai.schemas import (
@@ -42,6 +43,7 @@ NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
     "`ai_unavailable` (with Retry-After), 502 `ai_bad_response`, 502 `ai_request_rejected` "
     "(for example an unknown model).",
     responses=AI_ERRORS,
+    dependencies=[require("ai")],
 )
 async def chat(request: Annotated[ChatRequest, Body()], ai: AIDep) -> ChatResponse:
     options = request.model_dump(include={"temperature", "max_tokens"}, exclude_none=True)
@@ -70,6 +72,7 @@ async def chat(request: Annotated[ChatRequest, Body()], ai: AIDep) -> ChatRespon
     "`user_agent`. `cited_ids` only ever holds ids of the summarised records. With no "
     "matching records the answer says so, without calling the model (`model` is null).",
     responses=AI_ERRORS,
+    dependencies=[require("ai", "audits:read")],
 )
 async def summarise_audits(
     request: Annotated[SummaryRequest, Body()], ai: AIDep
@@ -119,6 +122,7 @@ async def summarise_audits(
     "list query runs and the page is returned with the filters used.",
     response_model=SearchResponse,
     responses=AI_ERRORS,
+    dependencies=[require("ai", "audits:read")],
 )
 async def search_audits(
     request: Annotated[SearchRequest, Body()], ai: AIDep, settings: SettingsDep
@@ -155,6 +159,7 @@ async def search_audits(
     "exclusive): upstream calls (each retry counts), failures, tokens, and p50/p95 latency "
     "in milliseconds. Works without an OpenAI key.",
     responses=error_responses(422, 500, 503),
+    dependencies=[require("admin")],
 )
 async def read_usage(query: Annotated[UsageQuery, Query()]) -> UsageReport:
     rows = await queries.usage_totals(query.since, query.until)

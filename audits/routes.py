@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
+from access.auth import require
 from audits import queries
 from audits.schemas import (
     AuditCreate,
@@ -44,6 +45,7 @@ def refuse_details_over(limit_bytes: int, details: dict | None) -> None:
     "and a `Location` header.",
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(413, 415)},
+    dependencies=[require("audits:write")],
 )
 async def create_audit(audit: Annotated[AuditCreate, Body()], settings: SettingsDep) -> JSONText:
     refuse_details_over(settings.max_details_bytes, audit.details)
@@ -65,6 +67,7 @@ async def create_audit(audit: Annotated[AuditCreate, Body()], settings: Settings
     "more than the page).",
     response_model=AuditPage,
     responses=COMMON_ERRORS,
+    dependencies=[require("audits:read")],
 )
 async def list_audits(query: Annotated[AuditListQuery, Query()], settings: SettingsDep) -> JSONText:
     filters = query.model_dump(exclude={"limit", "offset"}, exclude_none=True)
@@ -80,6 +83,7 @@ async def list_audits(query: Annotated[AuditListQuery, Query()], settings: Setti
     description="Return one audit record by id. Deleted records answer 404.",
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(404)},
+    dependencies=[require("audits:read")],
 )
 async def read_audit(audit_id: UUID) -> JSONText:
     record = await queries.get_audit(audit_id)
@@ -98,6 +102,7 @@ async def read_audit(audit_id: UUID) -> JSONText:
     "is a no-op that returns the record.",
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(404, 409, 413, 415)},
+    dependencies=[require("audits:write")],
 )
 async def update_audit(
     audit_id: UUID, change: Annotated[AuditUpdate, Body()], settings: SettingsDep
@@ -119,6 +124,7 @@ async def update_audit(
     description="Hide the record from the API: it stays in the database with `deleted_at` "
     "set. Afterwards GET, PUT and DELETE on it answer 404 and lists leave it out.",
     responses={**COMMON_ERRORS, **error_responses(404)},
+    dependencies=[require("audits:delete")],
 )
 async def delete_audit(audit_id: UUID) -> Response:
     if not await queries.delete_audit(audit_id):

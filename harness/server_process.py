@@ -42,13 +42,15 @@ def procfile_env(**overrides: str) -> dict[str, str]:
     return {key: value for key, value in env.items() if value is not None}
 
 
-def run_procfile_briefly(**overrides: str) -> subprocess.CompletedProcess:
-    """Run the web command expecting it to exit by itself (a refused start)."""
+def run_procfile_briefly(
+    process_type: str = "web", **overrides: str
+) -> subprocess.CompletedProcess:
+    """Run a Procfile command expecting it to exit by itself (a refused start)."""
     return subprocess.run(
-        procfile_command(),
+        procfile_command(process_type),
         shell=True,
         cwd=ROOT,
-        env=procfile_env(PORT="0", **overrides),
+        env=procfile_env(**{"PORT": "0", **overrides}),
         capture_output=True,
         text=True,
         timeout=30,

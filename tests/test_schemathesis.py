@@ -6,6 +6,8 @@ no undocumented status code. (The schema is taken from `app.openapi()` at collec
 schemathesis's lazy pytest fixture does not work with this pytest.)
 """
 
+import os
+
 import hypothesis
 import pytest
 import schemathesis
@@ -15,6 +17,7 @@ from schemathesis.generation import GenerationMode
 from app import app
 from harness.fake_openai import FakeOpenAI
 from harness.server_process import ServerProcess
+from tests.conftest import run_piccolo
 
 EXAMPLES_PER_OPERATION = 30
 
@@ -37,7 +40,14 @@ OPERATIONS = [
 def live_server():
     fake = FakeOpenAI().start()
     env = {"OPENAI_API_KEY": "sk-schemathesis", "OPENAI_BASE_URL": fake.base_url}
-    with ServerProcess(**env, LOG_LEVEL="WARNING") as server:
+    # Fuzz the production configuration: auth on, with a key holding every scope (schemathesis
+    # also checks that the same requests without it, or with a wrong one, are refused).
+    minted = run_piccolo(
+        os.environ["DATABASE_URL"], "access", "create_key", "--name=fuzz", "--scopes=all"
+    )
+    key = minted.stdout.strip().splitlines()[-1]
+    with ServerProcess(**env, LOG_LEVEL="WARNING", AUTH_REQUIRED="true") as server:
+        server.headers = {"Authorization": f"Bearer {key}"}
         yield server
     fake.stop()
 
@@ -60,6 +70,8 @@ def test_the_api_keeps_its_documented_promises(live_server, method, path, mode):
         suppress_health_check=list(HealthCheck),
     )
     def check(case):
-        case.call_and_validate(base_url=live_server.base_url, timeout=30)
+        case.call_and_validate(
+            base_url=live_server.base_url, headers=live_server.headers, timeout=30
+        )
 
     check()

@@ -1,0 +1,193 @@
+"""Who is calling: the bearer-key check and the scope check, as FastAPI dependencies.
+
+`authenticated` guards a whole router; `require("audits:read")` on a route adds the
+scope it needs (and declares it in OpenAPI). A verified key is cached in-process for
+AUTH_CACHE_TTL_S, so most requests cost a dict lookup and one SHA-256; a revocation is seen
+within that time. Unknown prefixes are cached too, so garbage keys cannot hammer the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request, Security
+from fastapi.security import HTTPBearer, SecurityScopes
+
+from access import queries
+from access.keys import secret_matches, split_key
+from errors import (
+    AuthenticationRequired,
+    DatabaseUnavailable,
+    InsufficientScope,
+    InvalidApiKey,
+)
+
+logger = logging.getLogger("looped_needle.access")
+
+FIRST_KEY_COMMAND = "piccolo access create_key --name first-admin --scopes all"
+CACHE_MAX_ENTRIES = 10_000
+# The error body's schema, already in the OpenAPI components (every route documents it).
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The verified key behind a request (never its secret)."""
+
+    name: str
+    prefix: str
+    scopes: frozenset[str]
+
+
+@dataclass
+class _Entry:
+    fetched_at: float
+    row: dict[str, Any] | None  # None: no key has this prefix
+
+
+_cache: dict[str, _Entry] = {}
+_background: set[asyncio.Task] = set()
+
+
+def forget(prefix: str) -> None:
+    """Drop a cached key, so a revocation made by this process applies at once."""
+    _cache.pop(prefix, None)
+
+
+async def _lookup(prefix: str, ttl_s: float) -> tuple[dict[str, Any] | None, bool]:
+    """(the key's row or None, whether it came fresh from the database)."""
+    now = time.monotonic()
+    entry = _cache.get(prefix)
+    if entry is not None and now - entry.fetched_at < ttl_s:
+        return entry.row, False
+    row = await queries.find_key(prefix)
+    if len(_cache) >= CACHE_MAX_ENTRIES:
+        _cache.clear()
+    _cache[prefix] = _Entry(now, row)
+    return row, True
+
+
+def _note_use(prefix: str) -> None:
+    """Move last_used_at off the request path; losing one update is harmless."""
+
+    async def touch() -> None:
+        try:
+            await queries.touch_last_used(prefix)
+        except Exception as error:
+            logger.warning(
+                "last_used_at not updated",
+                extra={"api_key": prefix, "error": type(error).__name__},
+            )
+
+    task = asyncio.get_running_loop().create_task(touch())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def authenticate(request: Request) -> Caller | None:
+    """The caller's key, or None when AUTH_REQUIRED is off. Does the work once per request."""
+    state = request.scope.setdefault("state", {})
+    if "api_key" in state:
+        return state["api_key"]
+    settings = request.app.state.settings
+    if not settings.auth_required:
+        state["api_key"] = None
+        return None
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        raise AuthenticationRequired()
+    scheme, _, token = authorization.partition(" ")
+    parts = split_key(token.strip()) if scheme.lower() == "bearer" else None
+    if parts is None:
+        raise InvalidApiKey()
+    prefix, secret = parts
+    row, fresh = await _lookup(prefix, settings.auth_cache_ttl_s)
+    # Compare even for an unknown prefix, so both paths cost the same.
+    known_hash = row["secret_hash"] if row else "0" * 64
+    if not secret_matches(secret, known_hash) or row is None or row["revoked_at"] is not None:
+        raise InvalidApiKey()
+    if fresh:
+        _note_use(prefix)
+    caller = Caller(row["name"], prefix, frozenset(row["scopes"]))
+    state["api_key"] = caller
+    state["api_key_prefix"] = prefix
+    return caller
+
+
+class ApiKeyGuard(HTTPBearer):
+    """The dependency itself is the security scheme: OpenAPI declares the bearer scheme with
+    each route's scopes, and a request resolves one dependency, not a chain of three (each
+    costs tens of microseconds in FastAPI). The raw header is read, not HTTPBearer's parse,
+    so a header in the wrong shape is told apart from no header at all."""
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> Caller | None:
+        caller = await authenticate(request)
+        if caller is not None:
+            missing = [scope for scope in security_scopes.scopes if scope not in caller.scopes]
+            if missing:
+                raise InsufficientScope(security_scopes.scopes, missing)
+        return caller
+
+
+guard = ApiKeyGuard(
+    scheme_name="ApiKey",
+    bearerFormat="lnk_<prefix>_<secret>",
+    description="An API key `lnk_<prefix>_<secret>`, from `piccolo access create_key`.",
+    auto_error=False,
+)
+# For a whole router: any valid key (a route's own `require` adds its scopes).
+authenticated = Security(guard)
+
+
+def require(*scopes: str) -> Any:
+    """A route dependency: a valid key holding every one of `scopes`."""
+    return Security(guard, scopes=list(scopes))
+
+
+def document_scopes(app: FastAPI) -> None:
+    """Repeat each operation's scopes (which FastAPI puts in its `security` requirement) as
+    `x-required-scopes` and in its description, and document its 401/403 answers. Done on
+    the generated document, so it holds for every route, however it was included."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if "security" in operation and "x-required-scopes" not in operation:
+                    _describe_guard(operation)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _describe_guard(operation: dict[str, Any]) -> None:
+    scopes = [scope for need in operation["security"] for scope in need.get(guard.scheme_name, [])]
+    operation["x-required-scopes"] = scopes
+    needs = ", ".join(f"`{scope}`" for scope in scopes) or "any valid key"
+    operation["description"] = (
+        f"{operation.get('description', '')}\n\nRequires an API key with scope(s): {needs}."
+    ).lstrip()
+    operation["responses"].setdefault(
+        "401", {"description": "No API key, or a bad one.", "content": ERROR_CONTENT}
+    )
+    operation["responses"].setdefault(
+        "403", {"description": "The key lacks a required scope.", "content": ERROR_CONTENT}
+    )
+
+
+async def warn_if_no_keys(settings: Any) -> None:
+    """At start-up with auth on and no usable key, say once how to mint the first one."""
+    if not settings.auth_required:
+        return
+    try:
+        if not await queries.has_active_key():
+            logger.warning(f"AUTH_REQUIRED is on and no API key exists; run: {FIRST_KEY_COMMAND}")
+    except DatabaseUnavailable:
+        pass  # db.open_pool has already said the database is down
