@@ -94,6 +94,21 @@ def load_settings():
         return None
 
 
+LEDGER_KEY_FILE = DATA_DIR / "ledger-signing-key"
+
+
+def local_ledger_key() -> str:
+    """This checkout's own checkpoint signing key, made once and kept (owner-only) in .data/."""
+    if not LEDGER_KEY_FILE.exists():
+        from ledger.note import generate_key
+
+        DATA_DIR.mkdir(exist_ok=True)
+        signer, _ = generate_key("looped-needle.local/audit")
+        LEDGER_KEY_FILE.touch(mode=0o600)
+        LEDGER_KEY_FILE.write_text(signer + "\n")
+    return LEDGER_KEY_FILE.read_text().strip()
+
+
 def run(args: list[str]) -> int:
     stop_signals = StopSignals()
     settings = load_settings()
@@ -106,6 +121,16 @@ def run(args: list[str]) -> int:
             database = start_embedded_database(DEV_DATABASE)
             env["DATABASE_URL"] = database.get_uri(DEV_DATABASE)
             print("dev: using the embedded PostgreSQL in .data/pg", flush=True)
+            if "auth_required" not in settings.model_fields_set:
+                env["AUTH_REQUIRED"] = "false"
+                print(
+                    "dev: API keys are off for this local database (AUTH_REQUIRED=true: on)"
+                )
+        if settings.ledger_signing_key is None:
+            env["LEDGER_SIGNING_KEY"] = local_ledger_key()
+            print(
+                f"dev: checkpoints are signed with the key in {LEDGER_KEY_FILE.relative_to(ROOT)}"
+            )
         bin_dir = VENV_PYTHON.parent
         migrate = [str(bin_dir / "piccolo"), "migrations", "forwards", "all"]
         subprocess.run(migrate, env=env, cwd=ROOT, check=True)

@@ -12,9 +12,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.security import HTTPBearer, SecurityScopes
 
 from access import queries
@@ -41,6 +41,11 @@ class Caller:
     name: str
     prefix: str
     scopes: frozenset[str]
+
+    @property
+    def label(self) -> str:
+        """How records and the journal name the key that acted: 'name (prefix)'."""
+        return f"{self.name} ({self.prefix})"
 
 
 @dataclass
@@ -148,6 +153,18 @@ authenticated = Security(guard)
 def require(*scopes: str) -> Any:
     """A route dependency: a valid key holding every one of `scopes`."""
     return Security(guard, scopes=list(scopes))
+
+
+def acting(scope: str) -> Any:
+    """A route parameter type: who acts (`Caller.label`, None with auth off), once the key
+    is checked for `scope`. Writers pass it on, so the journal records which key did what."""
+
+    # A default, not an Annotated hint: this module's annotations are strings, and the scope
+    # is only known here.
+    async def label(caller: Caller | None = require(scope)) -> str | None:
+        return None if caller is None else caller.label
+
+    return Annotated[str | None, Depends(label)]
 
 
 def document_scopes(app: FastAPI) -> None:

@@ -86,6 +86,7 @@ SEARCH_PROPERTIES = {
     "status": _nullable({"type": "string", "enum": list(Status.__args__)}),
     "created_after": _nullable({"type": "string"}),
     "created_before": _nullable({"type": "string"}),
+    "recorded_by": _nullable({"type": "string"}),
 }
 SEARCH_SCHEMA = {
     "name": "audit_filters",

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
-from access.auth import require
+from access.auth import acting, require
 from audits import queries
 from audits.schemas import (
     AuditCreate,
@@ -25,6 +25,8 @@ from settings import SettingsDep
 router = APIRouter(prefix="/api/v1/audits", tags=["audits"])
 
 COMMON_ERRORS = error_responses(422, 500, 503)
+Writer = acting("audits:write")
+Deleter = acting("audits:delete")
 
 
 def refuse_details_over(limit_bytes: int, details: dict | None) -> None:
@@ -45,12 +47,13 @@ def refuse_details_over(limit_bytes: int, details: dict | None) -> None:
     "and a `Location` header.",
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(413, 415)},
-    dependencies=[require("audits:write")],
 )
-async def create_audit(audit: Annotated[AuditCreate, Body()], settings: SettingsDep) -> JSONText:
+async def create_audit(
+    audit: Annotated[AuditCreate, Body()], settings: SettingsDep, writer: Writer
+) -> JSONText:
     refuse_details_over(settings.max_details_bytes, audit.details)
     audit_id = uuid4()
-    record = await queries.create_audit(audit_id, audit.model_dump())
+    record = await queries.create_audit(audit_id, audit.model_dump(), writer)
     return JSONText(record, status_code=201, headers={"Location": f"{router.prefix}/{audit_id}"})
 
 
@@ -102,13 +105,12 @@ async def read_audit(audit_id: UUID) -> JSONText:
     "is a no-op that returns the record.",
     response_model=AuditOut,
     responses={**COMMON_ERRORS, **error_responses(404, 409, 413, 415)},
-    dependencies=[require("audits:write")],
 )
 async def update_audit(
-    audit_id: UUID, change: Annotated[AuditUpdate, Body()], settings: SettingsDep
+    audit_id: UUID, change: Annotated[AuditUpdate, Body()], settings: SettingsDep, writer: Writer
 ) -> JSONText:
     refuse_details_over(settings.max_details_bytes, change.details)
-    match await queries.update_audit(audit_id, change.status, change.details):
+    match await queries.update_audit(audit_id, change.status, change.details, writer):
         case queries.Updated(record):
             return JSONText(record)
         case queries.StatusRefused(current):
@@ -124,9 +126,8 @@ async def update_audit(
     description="Hide the record from the API: it stays in the database with `deleted_at` "
     "set. Afterwards GET, PUT and DELETE on it answer 404 and lists leave it out.",
     responses={**COMMON_ERRORS, **error_responses(404)},
-    dependencies=[require("audits:delete")],
 )
-async def delete_audit(audit_id: UUID) -> Response:
-    if not await queries.delete_audit(audit_id):
+async def delete_audit(audit_id: UUID, deleter: Deleter) -> Response:
+    if not await queries.delete_audit(audit_id, deleter):
         raise AuditNotFound(audit_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -192,6 +192,12 @@ class AuditFilters(BaseModel):
     created_before: Timestamp | None = Field(
         default=None, description="Exclusive upper bound, RFC 3339 with a UTC offset."
     )
+    recorded_by: NonBlankString | None = Field(
+        default=None,
+        min_length=1,
+        max_length=120,
+        description="The key that wrote the record, exactly as shown: 'name (prefix)'.",
+    )
 
 
 class AuditListQuery(AuditFilters):

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 
+from access.auth import require
 from errors import AuditNotFound, CheckpointNotFound, LedgerNotConfigured, error_responses
 from ledger import queries
 from ledger.merkle import EMPTY_ROOT
@@ -62,6 +63,7 @@ def checkpoint_out(row: dict) -> Checkpoint:
     description="The latest signed checkpoint (a C2SP tlog-checkpoint in a C2SP signed note, "
     "Ed25519), or the one for `tree_size`. 404 before anything was sealed.",
     responses={**COMMON_ERRORS, **error_responses(404)},
+    dependencies=[require("audits:read")],
 )
 async def read_checkpoint(tree_size: TreeSize = None) -> Checkpoint:
     row = await queries.get_checkpoint(tree_size)
@@ -76,6 +78,7 @@ async def read_checkpoint(tree_size: TreeSize = None) -> Checkpoint:
     description="The Ed25519 public key that signs checkpoints, raw and as a signed-note "
     "verifier key. Pin it out of band: a key fetched from the server proves nothing alone.",
     responses=COMMON_ERRORS,
+    dependencies=[require("audits:read")],
 )
 async def read_public_key(request: Request) -> PublicKey:
     signer = request.app.state.settings.ledger_signing_key
@@ -95,6 +98,7 @@ async def read_public_key(request: Request) -> PublicKey:
     "(default: the latest checkpoint). Entries not in that tree yet have `leaf_index: null` "
     "and no proof. Deleted records keep their proof.",
     responses={**COMMON_ERRORS, **error_responses(404)},
+    dependencies=[require("audits:read")],
 )
 async def prove_audit(audit_id: UUID, tree_size: TreeSize = None) -> AuditProof:
     entries = await queries.audit_entries(audit_id)
@@ -133,6 +137,7 @@ def _in_tree(leaf_index: int | None, size: int) -> bool:
     description="An RFC 9162 consistency proof that the tree of `first` leaves is a prefix of "
     "the tree of `second` leaves (1 <= first <= second <= the latest tree size).",
     responses=COMMON_ERRORS,
+    dependencies=[require("audits:read")],
 )
 async def prove_consistency(first: Index, second: Index) -> ConsistencyProof:
     latest = await queries.get_checkpoint(None)
@@ -151,6 +156,7 @@ async def prove_consistency(first: Index, second: Index) -> ConsistencyProof:
     description=f"Sealed leaves with `start <= leaf_index < end`, at most {MAX_LEAVES_PER_CALL} "
     "a call, for auditors who mirror the log and recompute its tree.",
     responses=COMMON_ERRORS,
+    dependencies=[require("audits:read")],
 )
 async def read_entries(start: Index, end: Index) -> LeafPage:
     if not start < end <= start + MAX_LEAVES_PER_CALL:

@@ -99,6 +99,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["LEDGER_SIGNING_KEY"] = signer
     os.environ["LEDGER_VERIFIER_KEY"] = verifier
     os.environ.setdefault("LEDGER_SEAL_INTERVAL_S", "0.1")
+    # Anything imported while collecting may have read the settings already: read them anew.
+    from settings import get_settings
+
+    get_settings.cache_clear()
     config.stash[SERVER_KEY] = server_url
     config.stash[DATABASE_KEY] = name
 

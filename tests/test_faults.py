@@ -268,4 +268,5 @@ def test_the_procfile_is_what_the_tests_run():
     assert (Path(ROOT) / "Procfile").read_text().splitlines() == [
         "web: exec python serve.py",
         "release: exec piccolo migrations forwards all",
+        "worker: exec python -m ledger.sealer",
     ]

@@ -34,6 +34,16 @@ def test_the_web_process_refuses_to_start_without_database_url():
     assert lines == ["refusing to start: DATABASE_URL is not set (postgresql://user:pass@host/db)"]
 
 
+def test_the_web_process_refuses_to_start_without_a_ledger_signing_key():
+    result = run_procfile_briefly(LEDGER_SIGNING_KEY=None)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "refusing to start: LEDGER_SIGNING_KEY is not set (make one with "
+        "`piccolo ledger new_key --name=<your log's name>`)"
+    ]
+
+
 @pytest.fixture
 async def proxy():
     proxy = PostgresProxy(os.environ["DATABASE_URL"])

@@ -28,6 +28,11 @@ REQUIRED_SCOPES = {
     ("POST", "/api/v1/access/keys"): ["admin"],
     ("GET", "/api/v1/access/keys"): ["admin"],
     ("POST", "/api/v1/access/keys/{prefix}/revoke"): ["admin"],
+    ("GET", "/api/v1/ledger/checkpoint"): ["audits:read"],
+    ("GET", "/api/v1/ledger/public-key"): ["audits:read"],
+    ("GET", "/api/v1/ledger/consistency"): ["audits:read"],
+    ("GET", "/api/v1/ledger/entries"): ["audits:read"],
+    ("GET", "/api/v1/audits/{audit_id}/proof"): ["audits:read"],
 }
 OPEN_PATHS = ["/", "/health", "/health/db", "/docs", "/redoc", "/openapi.json"]
 PATH_VALUES = {"audit_id": str(uuid.uuid4()), "prefix": "000000000000"}
