@@ -335,6 +335,18 @@ class CheckpointNotFound(AppError):
         super().__init__(message, details={"tree_size": tree_size})
 
 
+class ProofNotFound(AppError):
+    status_code = 404
+    code = "proof_not_found"
+
+    def __init__(self, first: int, second: int, latest: int) -> None:
+        super().__init__(
+            f"There is no consistency proof from tree size {first} to {second}: it needs "
+            f"first <= second <= the latest tree size, {latest}.",
+            details={"first": first, "second": second, "latest_tree_size": latest},
+        )
+
+
 class LedgerNotConfigured(AppError):
     status_code = 503
     code = "ledger_not_configured"

@@ -7,10 +7,15 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
 
 from access.auth import require
-from errors import AuditNotFound, CheckpointNotFound, LedgerNotConfigured, error_responses
+from errors import (
+    AuditNotFound,
+    CheckpointNotFound,
+    LedgerNotConfigured,
+    ProofNotFound,
+    error_responses,
+)
 from ledger import queries
 from ledger.merkle import EMPTY_ROOT
 from ledger.note import parse_signer
@@ -18,29 +23,20 @@ from ledger.schemas import (
     AuditProof,
     Checkpoint,
     ConsistencyProof,
+    ConsistencyQuery,
+    EntriesQuery,
     LeafOut,
     LeafPage,
     ProofEntry,
     PublicKey,
+    TreeSizeQuery,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 
 MAX_LEAVES_PER_CALL = 1000
-# Tree sizes and indices are PostgreSQL bigints; past this they cannot name a leaf anyway.
-MAX_INDEX = 2**62
-TreeSize = Annotated[
-    int | None, Query(ge=1, le=MAX_INDEX, description="An earlier tree size; default latest.")
-]
-Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
+TreeSize = Annotated[TreeSizeQuery, Query()]
 COMMON_ERRORS = error_responses(422, 500, 503)
-
-
-def refuse(field: str, message: str) -> RequestValidationError:
-    """A range the types allow but the log cannot serve, answered like any invalid query."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", field), "msg": message}]
-    )
 
 
 def b64(data: bytes) -> str:
@@ -65,10 +61,10 @@ def checkpoint_out(row: dict) -> Checkpoint:
     responses={**COMMON_ERRORS, **error_responses(404)},
     dependencies=[require("audits:read")],
 )
-async def read_checkpoint(tree_size: TreeSize = None) -> Checkpoint:
-    row = await queries.get_checkpoint(tree_size)
+async def read_checkpoint(query: TreeSize) -> Checkpoint:
+    row = await queries.get_checkpoint(query.tree_size)
     if row is None:
-        raise CheckpointNotFound(tree_size)
+        raise CheckpointNotFound(query.tree_size)
     return checkpoint_out(row)
 
 
@@ -100,7 +96,8 @@ async def read_public_key(request: Request) -> PublicKey:
     responses={**COMMON_ERRORS, **error_responses(404)},
     dependencies=[require("audits:read")],
 )
-async def prove_audit(audit_id: UUID, tree_size: TreeSize = None) -> AuditProof:
+async def prove_audit(audit_id: UUID, query: TreeSize) -> AuditProof:
+    tree_size = query.tree_size
     entries = await queries.audit_entries(audit_id)
     if not entries:
         raise AuditNotFound(audit_id)
@@ -135,17 +132,17 @@ def _in_tree(leaf_index: int | None, size: int) -> bool:
     "/ledger/consistency",
     summary="Prove the log only grew",
     description="An RFC 9162 consistency proof that the tree of `first` leaves is a prefix of "
-    "the tree of `second` leaves (1 <= first <= second <= the latest tree size).",
-    responses=COMMON_ERRORS,
+    "the tree of `second` leaves. There is one only for first <= second <= the latest tree "
+    "size; otherwise 404 `proof_not_found`.",
+    responses={**COMMON_ERRORS, **error_responses(404)},
     dependencies=[require("audits:read")],
 )
-async def prove_consistency(first: Index, second: Index) -> ConsistencyProof:
+async def prove_consistency(query: Annotated[ConsistencyQuery, Query()]) -> ConsistencyProof:
+    first, second = query.first, query.second
     latest = await queries.get_checkpoint(None)
     latest_size = latest["tree_size"] if latest else 0
-    if not 1 <= first <= second:
-        raise refuse("first", "first must be at least 1 and at most second")
-    if second > latest_size:
-        raise refuse("second", f"second is past the latest tree size, {latest_size}")
+    if not first <= second <= latest_size:
+        raise ProofNotFound(first, second, latest_size)
     proof = await queries.consistency(first, second)
     return ConsistencyProof(first=first, second=second, proof=[b64(h) for h in proof])
 
@@ -153,14 +150,15 @@ async def prove_consistency(first: Index, second: Index) -> ConsistencyProof:
 @router.get(
     "/ledger/entries",
     summary="Read raw leaves",
-    description=f"Sealed leaves with `start <= leaf_index < end`, at most {MAX_LEAVES_PER_CALL} "
-    "a call, for auditors who mirror the log and recompute its tree.",
+    description=f"Sealed leaves with `start <= leaf_index < end`, for auditors who mirror the "
+    f"log and recompute its tree. At most {MAX_LEAVES_PER_CALL} a call: like RFC 6962's "
+    "get-entries, a longer range is answered from its start, and the answer's `end` says "
+    "where it stopped (ask again from there). An empty range answers no entries.",
     responses=COMMON_ERRORS,
     dependencies=[require("audits:read")],
 )
-async def read_entries(start: Index, end: Index) -> LeafPage:
-    if not start < end <= start + MAX_LEAVES_PER_CALL:
-        raise refuse("end", f"end must be after start, by at most {MAX_LEAVES_PER_CALL}")
+async def read_entries(query: Annotated[EntriesQuery, Query()]) -> LeafPage:
+    start, end = query.start, max(query.start, min(query.end, query.start + MAX_LEAVES_PER_CALL))
     rows = await queries.list_entries(start, end)
     return LeafPage(
         start=start,

@@ -5,7 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+# Tree sizes and indices are PostgreSQL bigints; past this they cannot name a leaf anyway.
+MAX_INDEX = 2**62
+
+
+class TreeSizeQuery(BaseModel):
+    """Unknown query parameters are refused here too, as on every list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tree_size: int | None = Field(
+        default=None, ge=1, le=MAX_INDEX, description="An earlier tree size; default latest."
+    )
+
+
+class ConsistencyQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first: int = Field(ge=1, le=MAX_INDEX, description="The earlier tree size.")
+    second: int = Field(ge=1, le=MAX_INDEX, description="The later tree size.")
+
+
+class EntriesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = Field(ge=0, le=MAX_INDEX, description="The first leaf index.")
+    end: int = Field(ge=0, le=MAX_INDEX, description="One past the last leaf index wanted.")
 
 
 class Checkpoint(BaseModel):

@@ -50,24 +50,22 @@ $$
 """
 
 # The journal only grows: an entry is never deleted or rewritten; the sealer may give it its
-# tree position once. Tree nodes and checkpoints are never changed or removed either.
+# tree position once. Tree nodes and checkpoints are never changed or removed either. The
+# journal's rules are column lists and WHEN conditions, checked without calling PL/pgSQL,
+# because the sealer sets `leaf_index` on many thousands of rows per second.
 LEDGER_GUARD_FUNCTION = """
 CREATE OR REPLACE FUNCTION ledger_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- Nested, not AND: only journal_entry rows have the fields compared here.
-    IF TG_TABLE_NAME = 'journal_entry' AND TG_OP = 'UPDATE' THEN
-        IF OLD.leaf_index IS NULL AND NEW.leaf_index IS NOT NULL
-           AND (NEW.seq, NEW.audit_id, NEW.change, NEW.leaf, NEW.created_at)
-               IS NOT DISTINCT FROM (OLD.seq, OLD.audit_id, OLD.change, OLD.leaf, OLD.created_at)
-        THEN
-            RETURN NEW;
-        END IF;
-    END IF;
     RAISE EXCEPTION '% rows only grow: % is refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'restrict_violation';
 END
 $$
 """
+JOURNAL_RULES = {
+    "journal_entry_guard_fixed": "BEFORE UPDATE OF seq, audit_id, change, leaf, created_at",
+    "journal_entry_guard_sealed": "BEFORE UPDATE OF leaf_index",
+}
+SEALED_ONCE = "WHEN (OLD.leaf_index IS NOT NULL OR NEW.leaf_index IS NULL)"
 LEDGER_TABLES = ("journal_entry", "ledger_node", "ledger_checkpoint")
 
 
@@ -83,8 +81,10 @@ async def forwards():
         await DB.run_ddl("ALTER TABLE audit ENABLE ALWAYS TRIGGER audit_journal_rows")
         await DB.run_ddl(LEDGER_GUARD_FUNCTION)
         for table in LEDGER_TABLES:
+            # The journal's updates are ruled by JOURNAL_RULES below; the others take none.
+            events = "DELETE" if table == "journal_entry" else "UPDATE OR DELETE"
             await DB.run_ddl(
-                f"CREATE TRIGGER {table}_guard_rows BEFORE UPDATE OR DELETE ON {table} "
+                f"CREATE TRIGGER {table}_guard_rows BEFORE {events} ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION ledger_guard()"
             )
             await DB.run_ddl(
@@ -93,6 +93,13 @@ async def forwards():
             )
             for trigger in (f"{table}_guard_rows", f"{table}_guard_truncate"):
                 await DB.run_ddl(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}")
+        for trigger, event in JOURNAL_RULES.items():
+            when = SEALED_ONCE if trigger.endswith("sealed") else ""
+            await DB.run_ddl(
+                f"CREATE TRIGGER {trigger} {event} ON journal_entry FOR EACH ROW {when} "
+                "EXECUTE FUNCTION ledger_guard()"
+            )
+            await DB.run_ddl(f"ALTER TABLE journal_entry ENABLE ALWAYS TRIGGER {trigger}")
         # The sealer reads only what is not in the tree yet.
         await DB.run_ddl(
             "CREATE INDEX IF NOT EXISTS journal_entry_unsealed_idx ON journal_entry (seq) "
@@ -103,6 +110,8 @@ async def forwards():
 
     async def drop_journal():
         await DB.run_ddl("DROP INDEX IF EXISTS journal_entry_unsealed_idx")
+        for trigger in JOURNAL_RULES:
+            await DB.run_ddl(f"DROP TRIGGER IF EXISTS {trigger} ON journal_entry")
         for table in LEDGER_TABLES:
             await DB.run_ddl(f"DROP TRIGGER IF EXISTS {table}_guard_truncate ON {table}")
             await DB.run_ddl(f"DROP TRIGGER IF EXISTS {table}_guard_rows ON {table}")

@@ -75,6 +75,8 @@ async def test_direct_sql_cannot_change_a_record_without_an_entry(client, db, en
         "TRUNCATE journal_entry",
         "UPDATE journal_entry SET leaf = 'x'::bytea",
         "UPDATE journal_entry SET change = 'create'",
+        "UPDATE journal_entry SET leaf_index = leaf_index + 1 WHERE leaf_index IS NOT NULL",
+        "UPDATE journal_entry SET leaf_index = NULL",
         "DELETE FROM ledger_node",
         "UPDATE ledger_checkpoint SET note = 'x'",
     ],

@@ -1,6 +1,7 @@
 """The ledger routes serve what a client needs to check a record offline."""
 
 import os
+import uuid
 from base64 import b64decode
 
 from ledger import client_checks, merkle
@@ -87,30 +88,32 @@ async def test_the_public_key_is_the_verifier_key(client):
 async def test_bad_ledger_requests_are_4xx_in_the_error_shape(client, db, entity_id):
     await create_audit(client, entity_id)
     size = await wait_until_sealed(db)
+    too_big = {"tree_size": size + 10**6}
     assert_error(
-        await client.get(f"{LEDGER}/checkpoint", params={"tree_size": size + 10**6}),
-        404,
-        "checkpoint_not_found",
+        await client.get(f"{LEDGER}/checkpoint", params=too_big), 404, "checkpoint_not_found"
     )
-    assert_error(
-        await client.get(f"{LEDGER}/consistency", params={"first": 5, "second": 2}),
-        422,
-        "validation_error",
-    )
-    assert_error(
-        await client.get(f"{LEDGER}/consistency", params={"first": 1, "second": size + 1}),
-        422,
-        "validation_error",
-    )
-    assert_error(
-        await client.get(f"{LEDGER}/entries", params={"start": 0, "end": 1001}),
-        422,
-        "validation_error",
-    )
-    assert_error(
-        await client.get(f"{LEDGER}/entries", params={"start": -1, "end": 3}),
-        422,
-        "validation_error",
-    )
+    for first, second in ((5, 2), (1, size + 1)):
+        answer = await client.get(
+            f"{LEDGER}/consistency", params={"first": first, "second": second}
+        )
+        assert_error(answer, 404, "proof_not_found")
+    for params in ({"start": -1, "end": 3}, {"first": 0, "second": 1}, {"tree_size": 2**63}):
+        path = (
+            "entries" if "start" in params else "consistency" if "first" in params else "checkpoint"
+        )
+        assert_error(await client.get(f"{LEDGER}/{path}", params=params), 422, "validation_error")
+    unknown = await client.get(f"{LEDGER}/checkpoint", params={"tree_sise": 1})
+    assert_error(unknown, 422, "validation_error")
     missing = "00000000-0000-4000-8000-000000000000"
     assert_error(await client.get(f"{AUDITS}/{missing}/proof"), 404, "audit_not_found")
+
+
+async def test_a_long_range_of_leaves_is_answered_from_its_start_up_to_the_cap(client, db):
+    for _ in range(3):
+        await create_audit(client, uuid.uuid4())
+    size = await wait_until_sealed(db)
+    page = (await client.get(f"{LEDGER}/entries", params={"start": 0, "end": 10**6})).json()
+    assert (page["start"], page["end"]) == (0, 1000)
+    assert [e["leaf_index"] for e in page["entries"]] == list(range(min(size, 1000)))
+    empty = (await client.get(f"{LEDGER}/entries", params={"start": 5, "end": 2})).json()
+    assert empty["entries"] == [] and empty["end"] == empty["start"] == 5
