@@ -128,7 +128,7 @@ LOOKUP_SQL = f"""
     FROM {KEYS} WHERE owner = $1 AND key = $2
 """
 FORGET_EXPIRED_SQL = f"DELETE FROM {KEYS} WHERE owner = $1 AND key = $2 AND expires_at <= now()"
-UNIQUE_KEY = f"{KEYS}_one_per_owner"
+UNIQUE_KEY = IdempotencyKey.one_per_owner._meta.name
 
 
 def batch_params(ids: list[UUID], records: list[dict[str, Any]], details: list[str | None]):
