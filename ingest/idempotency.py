@@ -19,22 +19,32 @@ from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 
 from access.auth import authenticate
-from errors import AppError, ErrorBody
+from errors import AppError, ErrorBody, error_response
 from ingest import queries
 from ingest.schemas import KEY_DESCRIPTION, KEY_PATTERN, MAX_KEY_LENGTH, parse_idempotency_key
-from responses import JSONText
+from responses import JSONBytes, JSONText
 from settings import Settings
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+KEY_LOCATION = ("header", "Idempotency-Key")
+KEY_FIELD = ".".join(KEY_LOCATION)
 ANONYMOUS = "anonymous"
 
 
-class IdempotencyKeyReused(AppError):
-    status_code = 422
-    code = "idempotency_key_reused"
-    message = (
-        "This Idempotency-Key was first used with a different request body (or route). "
-        "Use a new key for a new request."
+REUSED_MESSAGE = (
+    "This Idempotency-Key was first used with a different request body (or route). "
+    "Use a new key for a new request."
+)
+
+
+def key_reused() -> JSONBytes:
+    """422 in the validation error's shape (what the route documents for 422), with its own
+    code, as the draft asks: the header is the invalid field."""
+    return error_response(
+        422,
+        "idempotency_key_reused",
+        REUSED_MESSAGE,
+        validation_errors=[{"field": KEY_FIELD, "message": REUSED_MESSAGE}],
     )
 
 
@@ -76,9 +86,7 @@ async def idempotency_claim(
             f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters, bare or "
             'as a quoted string ("..."), sent once'
         )
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("header", "Idempotency-Key"), "msg": message}]
-        )
+        raise RequestValidationError([{"type": "value_error", "loc": KEY_LOCATION, "msg": message}])
     caller = await authenticate(request)
     body = await request.body()
     digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
@@ -96,7 +104,7 @@ async def answer_once(
     settings: Settings,
     *,
     location: str | None = None,
-) -> JSONText:
+) -> JSONText | JSONBytes:
     """Run the keyed write `sql` and answer 201, or replay the key's first answer."""
     outcome = await queries.write_once(
         sql,
@@ -117,7 +125,7 @@ async def answer_once(
                 headers["Location"] = stored_location
             return JSONText(body, status_code=status, headers=headers)
         case queries.KeyReused():
-            raise IdempotencyKeyReused()
+            return key_reused()
         case queries.KeyInFlight():
             raise IdempotencyKeyInFlight()
     raise AssertionError(outcome)
