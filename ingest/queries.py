@@ -131,14 +131,16 @@ FORGET_EXPIRED_SQL = f"DELETE FROM {KEYS} WHERE owner = $1 AND key = $2 AND expi
 UNIQUE_KEY = IdempotencyKey.one_per_owner._meta.name
 
 
-def batch_params(ids: list[UUID], records: list[dict[str, Any]], details: list[str | None]):
-    """BATCH_SQL's arrays: the ids, then one array per client field (details as JSON text)."""
+def batch_params(ids: list[UUID], records: list[Any], details: list[str | None]) -> list[Any]:
+    """BATCH_SQL's arrays: the ids, then one array per client field, read straight off the
+    validated records (details as JSON text, serialized once by the caller)."""
     columns: list[list[Any]] = [ids]
     for column in CREATE_FIELDS:
         if isinstance(column, JSONB):
             columns.append(details)
         else:
-            columns.append([record[column._meta.name] for record in records])
+            name = column._meta.name
+            columns.append([getattr(record, name) for record in records])
     return columns
 
 

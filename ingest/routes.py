@@ -57,8 +57,7 @@ async def create_audit_batch(
 ) -> JSONText:
     details = details_texts(batch, settings.max_details_bytes)
     ids = [uuid4() for _ in batch.records]
-    records = [record.model_dump() for record in batch.records]
-    params = queries.batch_params(ids, records, details)
+    params = queries.batch_params(ids, batch.records, details)
     if once is not None:
         return await answer_once(once, queries.KEYED_BATCH_SQL, [*params, writer], settings)
     return JSONText(await queries.insert_batch(params, writer), status_code=201)
