@@ -7,8 +7,9 @@ sealer as in production) on a fresh migrated database: `--clients` concurrent cl
 pre-encoded batches of `--batch` records to /api/v1/audits/batch; then as many asyncpg
 connections COPY the same rows (new ids) in the same batches into the same table, with the
 same indexes and the journal trigger, the acting key set as the service sets it. The two
-alternate in `--rounds` rounds so that both see the table at every size. Last, wrk drives
-one create per request (auth on) for the single-create rate. Prints a Markdown table.
+alternate in `--rounds` rounds so that both see the table at every size, and each timed
+phase starts once the sealer has caught up. Last, wrk drives one create per request (auth
+on) for the single-create rate. Prints a Markdown table.
 Database: BENCH_DATABASE_URL (a fresh database is created on that server), else an
 embedded PostgreSQL under .data/bench-pg.
 """
@@ -120,6 +121,21 @@ def copy_rows(records: list[dict], label: str) -> list[tuple]:
     return rows
 
 
+async def sealed(url: str, timeout_s: float = 300) -> None:
+    """Wait until the in-process sealer has sealed every journal entry, so each timed phase
+    starts from the same state (a backlog left by the previous phase would be work the next
+    one pays for: the sealer hashes on the service's event loop)."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while await conn.fetchval("SELECT count(*) FROM journal_entry WHERE leaf_index IS NULL"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sealer did not catch up")
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
 def single_creates(base_url: str, key: str, connections: int, duration_s: int) -> float:
     """Creates per second, one record per request, with wrk."""
     env = {**os.environ, "BENCH_BODY": CREATE_BODY, "BENCH_AUTHORIZATION": f"Bearer {key}"}
@@ -165,10 +181,15 @@ def run(total: int, batch: int, clients: int, rounds: int, single_s: int) -> dic
             records = events(per_round, seed=round_no + 1)
             bodies = [json.dumps({"records": c}).encode() for c in chunks(records, batch)]
             copies = chunks(copy_rows(records, label), batch)
+            asyncio.run(sealed(database_url))
             api_s += asyncio.run(post_batches(service.base_url, key, bodies, clients))
+            asyncio.run(sealed(database_url))
             copy_s += asyncio.run(copy_batches(database_url, label, copies, clients))
             print(f"bench: round {round_no + 1}/{rounds}: api {api_s:.1f}s copy {copy_s:.1f}s")
-        singles = {c: single_creates(service.base_url, key, c, single_s) for c in (clients, 32)}
+        singles = {}
+        for connections in (clients, 32):
+            asyncio.run(sealed(database_url))
+            singles[connections] = single_creates(service.base_url, key, connections, single_s)
         rows = asyncio.run(_count(database_url))
     finally:
         service.stop()

@@ -58,6 +58,15 @@ class IdempotencyKeyInFlight(AppError):
 
 
 IDEMPOTENCY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {
+        "headers": {
+            REPLAYED_HEADER: {
+                "description": "`true` when this is the stored first answer to the same "
+                "Idempotency-Key, replayed; absent on a fresh write.",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        }
+    },
     409: {
         "model": ErrorBody,
         "description": "`idempotency_key_in_flight`: a request with the same Idempotency-Key "
