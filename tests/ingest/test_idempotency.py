@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 
+from ingest.schemas import parse_idempotency_key
 from settings import Settings
 from tests.helpers import AUDITS, assert_error, audit_body
 
@@ -283,3 +284,19 @@ async def test_keys_belong_to_the_api_key_that_sent_them(auth_client, mint, db, 
     assert "idempotent-replayed" not in second.headers
     assert first.json()["id"] != second.json()["id"]
     assert await count_for(db, entity_id) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ('"8e03978e-40d5-43e8-bc93-6894a57f9324"', "8e03978e-40d5-43e8-bc93-6894a57f9324"),
+        ('"with space and \\"quotes\\" and \\\\"', 'with space and "quotes" and \\'),
+        ("bare-token_1", "bare-token_1"),
+        ('"a"; p=1', None),  # parameters are not part of a key
+        ('"bad \\x escape"', None),
+        ('"' + "k" * 255 + '"', "k" * 255),
+        ('"' + "k" * 256 + '"', None),
+    ],
+)
+def test_the_header_is_read_as_the_drafts_structured_string_or_a_bare_token(value, key):
+    assert parse_idempotency_key(value) == key
