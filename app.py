@@ -70,7 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Location", "Retry-After", "WWW-Authenticate"],
+        expose_headers=[
+            "X-Request-ID",
+            "Location",
+            "Retry-After",
+            "WWW-Authenticate",
+            "Idempotent-Replayed",
+        ],
     )
     install_offline_docs(app)
     app.include_router(health_router)
