@@ -17,6 +17,8 @@ from audits.routes import router as audits_router
 from docs_ui import install_offline_docs
 from errors import install_error_handlers
 from health import router as health_router
+from ingest.routes import BATCH_PATH
+from ingest.routes import router as ingest_router
 from ledger import sealer
 from ledger.routes import router as ledger_router
 from logs import configure_logging
@@ -58,17 +60,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits={BATCH_PATH: settings.max_batch_body_bytes},
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Location", "Retry-After", "WWW-Authenticate"],
+        expose_headers=[
+            "X-Request-ID",
+            "Location",
+            "Retry-After",
+            "WWW-Authenticate",
+            "Idempotent-Replayed",
+        ],
     )
     install_offline_docs(app)
     app.include_router(health_router)
     app.include_router(audits_router, dependencies=[authenticated])
+    app.include_router(ingest_router, dependencies=[authenticated])
     app.include_router(ai_router, dependencies=[authenticated])
     app.include_router(access_router, dependencies=[authenticated])
     app.include_router(ledger_router, dependencies=[authenticated])

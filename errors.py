@@ -206,7 +206,9 @@ def _describe_problem(item: dict[str, Any]) -> dict[str, str]:
         # FastAPI puts the character offset in the location; the field is the body itself.
         reason = item.get("ctx", {}).get("error", "malformed JSON")
         return {"field": "body", "message": f"Malformed JSON: {reason} at position {location[-1]}"}
-    field = ".".join(str(part) for part in location) or "request"
+    # A list item by its place, as a reader writes it: body.records[12].entity_type.
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location)
+    field = field.removeprefix(".") or "request"
     return {"field": field, "message": item.get("msg", "invalid")}
 
 

@@ -1,7 +1,8 @@
 """Plain ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
 
 `RequestContextMiddleware` gives every request an id, writes one access-log line, caps the
-body size (reading a refused body's rest, within bounds, so the 413 is read), and is the
+body size (per path: batch ingest takes more; reading a refused body's rest, within bounds,
+so the 413 is read), and is the
 last resort for unexpected exceptions: they become a 500 in the contract's shape with the
 request id, and their traceback goes to the log only.
 """
@@ -50,9 +51,13 @@ def _is_json(scope: Scope) -> bool:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, body_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Exact paths with a cap of their own; every other path gets max_body_bytes.
+        self.body_limits = body_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,10 +81,11 @@ class RequestContextMiddleware:
 
         try:
             if scope["method"] in BODY_METHODS:
-                replay, body = await self._buffered_body(scope, receive)
+                limit = self.body_limits.get(scope["path"], self.max_body_bytes)
+                replay, body = await self._buffered_body(scope, receive, limit)
                 refusal = None
                 if replay is None:
-                    refusal = PayloadTooLarge(self.max_body_bytes)
+                    refusal = PayloadTooLarge(limit)
                 elif body and not _is_json(scope):
                     refusal = UnsupportedMediaType()
                 if refusal is not None:
@@ -116,11 +122,13 @@ class RequestContextMiddleware:
                 return value.decode()
         return uuid.uuid4().hex
 
-    async def _buffered_body(self, scope: Scope, receive: Receive) -> tuple[Receive | None, bytes]:
-        """Read the whole body up to the cap; (None, b"") if it is over (by header or count)."""
+    async def _buffered_body(
+        self, scope: Scope, receive: Receive, limit: int
+    ) -> tuple[Receive | None, bytes]:
+        """Read the whole body up to `limit`; (None, b"") if it is over (by header or count)."""
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._discard_rest(scope, receive, int(declared), received=0)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._discard_rest(scope, receive, limit, int(declared), received=0)
             return None, b""
         chunks: list[bytes] = []
         size = 0
@@ -130,9 +138,9 @@ class RequestContextMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 if message.get("more_body", False):
-                    await self._discard_rest(scope, receive, None, received=size)
+                    await self._discard_rest(scope, receive, limit, None, received=size)
                 return None, b""
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -150,10 +158,10 @@ class RequestContextMiddleware:
         return replay, body
 
     async def _discard_rest(
-        self, scope: Scope, receive: Receive, declared: int | None, *, received: int
+        self, scope: Scope, receive: Receive, limit: int, declared: int | None, *, received: int
     ) -> None:
         """Read and drop what is left of a refused body, within bounds, so the 413 is read."""
-        allowance = self.max_body_bytes * DISCARD_LIMIT_FACTOR
+        allowance = limit * DISCARD_LIMIT_FACTOR
         if declared is not None and declared > allowance:
             return  # more than we would ever read: answer now and let the connection go
         expect = _header(scope, b"expect")

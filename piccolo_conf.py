@@ -23,5 +23,11 @@ DB = PostgresEngine(
 )
 
 APP_REGISTRY = AppRegistry(
-    apps=["audits.piccolo_app", "ai.piccolo_app", "access.piccolo_app", "ledger.piccolo_app"]
+    apps=[
+        "audits.piccolo_app",
+        "ai.piccolo_app",
+        "access.piccolo_app",
+        "ledger.piccolo_app",
+        "ingest.piccolo_app",
+    ]
 )

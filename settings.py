@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     # Run the sealer inside each web process (one works at a time), or only in a worker.
     ledger_sealer: bool = True
 
+    # Batch ingest (POST /api/v1/audits/batch) takes bigger bodies than any other route.
+    max_batch_body_bytes: int = Field(default=4 * MIB, ge=1024)
+    # How long an Idempotency-Key's first answer is kept and replayed.
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=60)
+    # How long a duplicate waits for the same key's first request to finish before a 409.
+    idempotency_wait_s: float = Field(default=5.0, gt=0, le=60)
+
     @model_validator(mode="before")
     @classmethod
     def split_cors_origins(cls, values: dict) -> dict:

@@ -19,6 +19,8 @@ from audits.schemas import (
     details_size,
 )
 from errors import AuditNotFound, InvalidStatusTransition, error_responses
+from ingest.idempotency import IDEMPOTENCY_RESPONSES, Once, answer_once
+from ingest.queries import KEYED_CREATE_SQL
 from responses import JSONText, page_json
 from settings import SettingsDep
 
@@ -44,17 +46,21 @@ def refuse_details_over(limit_bytes: int, details: dict | None) -> None:
     summary="Record an audit event",
     description="Store who did what to which entity, and how it ended. The server assigns "
     "`id` and `created_at`. Unknown fields are refused (422). Answers 201 with the record "
-    "and a `Location` header.",
+    "and a `Location` header. With an `Idempotency-Key`, a retry replays the first answer.",
     response_model=AuditOut,
-    responses={**COMMON_ERRORS, **error_responses(413, 415)},
+    responses={**COMMON_ERRORS, **error_responses(413, 415), **IDEMPOTENCY_RESPONSES},
 )
 async def create_audit(
-    audit: Annotated[AuditCreate, Body()], settings: SettingsDep, writer: Writer
+    audit: Annotated[AuditCreate, Body()], settings: SettingsDep, writer: Writer, once: Once
 ) -> JSONText:
     refuse_details_over(settings.max_details_bytes, audit.details)
     audit_id = uuid4()
+    location = f"{router.prefix}/{audit_id}"
+    if once is not None:
+        params = [*queries.create_params(audit_id, audit.model_dump()), writer]
+        return await answer_once(once, KEYED_CREATE_SQL, params, settings, location=location)
     record = await queries.create_audit(audit_id, audit.model_dump(), writer)
-    return JSONText(record, status_code=201, headers={"Location": f"{router.prefix}/{audit_id}"})
+    return JSONText(record, status_code=201, headers={"Location": location})
 
 
 @router.get(

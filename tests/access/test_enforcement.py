@@ -17,6 +17,7 @@ from tests.helpers import assert_error
 # The contract: the scopes each operation needs. A new route must be added here.
 REQUIRED_SCOPES = {
     ("POST", "/api/v1/audits"): ["audits:write"],
+    ("POST", "/api/v1/audits/batch"): ["audits:write"],
     ("GET", "/api/v1/audits"): ["audits:read"],
     ("GET", "/api/v1/audits/{audit_id}"): ["audits:read"],
     ("PUT", "/api/v1/audits/{audit_id}"): ["audits:write"],

@@ -1,0 +1,1 @@
+"""Batch ingest and Idempotency-Key handling for the audit write routes."""
