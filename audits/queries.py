@@ -116,9 +116,10 @@ def where_clause(filters: dict[str, Any]) -> tuple[str, list[Any]]:
 
 def page_sql(filters: dict[str, Any], after: Cursor | None = None) -> tuple[str, list[Any]]:
     """One page: the records as a JSON array (newest first), the keys of its newest and oldest
-    rows, and whether matches lie beyond each end. Limit and offset are the last two
-    parameters. `after` starts the page past a cursor's row: keyset, so the index walks
-    straight there and a deep page costs what the first one does."""
+    rows, and whether matches lie beyond each end (probes ordered like the index, so the
+    planner walks it from the boundary rather than scan for a row that may not exist). Limit
+    and offset are the last two parameters. `after` starts the page past a cursor's row:
+    keyset, so the index walks straight there and a deep page costs what the first does."""
     where, params = where_clause(filters)
     base, order = where, NEWEST_FIRST
     if after is not None:
@@ -142,10 +143,10 @@ def page_sql(filters: dict[str, Any], after: Cursor | None = None) -> tuple[str,
             FROM page
         )
         SELECT items, newest_at, newest_id, oldest_at, oldest_id,
-               EXISTS (SELECT 1 FROM {TABLE} WHERE {base}
-                       AND ({CREATED_AT}, {ID}) > (newest_at, newest_id)) AS has_newer,
-               EXISTS (SELECT 1 FROM {TABLE} WHERE {base}
-                       AND ({CREATED_AT}, {ID}) < (oldest_at, oldest_id)) AS has_older
+               (SELECT 1 FROM {TABLE} WHERE {base} AND ({CREATED_AT}, {ID}) > (newest_at, newest_id)
+                {OLDEST_FIRST} LIMIT 1) IS NOT NULL AS has_newer,
+               (SELECT 1 FROM {TABLE} WHERE {base} AND ({CREATED_AT}, {ID}) < (oldest_at, oldest_id)
+                {NEWEST_FIRST} LIMIT 1) IS NOT NULL AS has_older
         FROM ends
     """
     return sql, params
