@@ -19,15 +19,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from audits import cursor
+from audits.listing import count_sql, estimate_sql, page_sql
 from audits.queries import (
     CREATE_SQL,
     FILTER_COMPARISONS,
     GET_SQL,
     WINDOW,
-    count_sql,
     create_params,
-    estimate_sql,
-    page_sql,
 )
 from audits.schemas import AuditCreate
 from db import keep_session
