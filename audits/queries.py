@@ -34,6 +34,7 @@ ID, STATUS, DETAILS = _name(Audit.id), _name(Audit.status), _name(Audit.details)
 CREATED_AT, UPDATED_AT = _name(Audit.created_at), _name(Audit.updated_at)
 LIVE = f"{_name(Audit.deleted_at)} IS NULL"
 NEWEST_FIRST = f"ORDER BY {CREATED_AT} DESC, {ID} DESC"
+OLDEST_FIRST = f"ORDER BY {CREATED_AT}, {ID}"
 
 # The public fields: every column but the soft-delete stamp, in the table's order.
 # row_to_json() of a row with exactly these columns renders the record compactly, keys in
@@ -92,12 +93,13 @@ UPDATE_SQL = f"""
     FROM target
 """
 
-# Each list filter compares one column with one bound value: equality, except the window.
-WINDOW = {"created_after": f"{CREATED_AT} >= ", "created_before": f"{CREATED_AT} < "}
+# Each list filter compares one column with one bound value: equality, except the window and
+# the `details` containment (`@>`, served by a GIN jsonb_path_ops index).
+WINDOW = {"created_after": f"{CREATED_AT} >= ${{n}}", "created_before": f"{CREATED_AT} < ${{n}}"}
 FILTER_COMPARISONS = {
-    name: WINDOW.get(name) or f"{_name(Audit._meta.get_column_by_name(name))} = "
+    name: WINDOW.get(name) or f"{_name(Audit._meta.get_column_by_name(name))} = ${{n}}"
     for name in AuditFilters.model_fields
-}
+} | {"details": f"{DETAILS} @> ${{n}}::jsonb"}
 
 
 def where_clause(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -107,34 +109,8 @@ def where_clause(filters: dict[str, Any]) -> tuple[str, list[Any]]:
         value = filters.get(name)
         if value is not None:
             params.append(value)
-            clauses.append(f"{comparison}${len(params)}")
+            clauses.append(comparison.format(n=len(params)))
     return " AND ".join(clauses), params
-
-
-def page_sql(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    """One page as a JSON array; limit and offset are the last two parameters."""
-    where, params = where_clause(filters)
-    n = len(params)
-    # Not json_agg(): it puts a newline between elements; this joins them with a bare comma.
-    sql = (
-        "SELECT coalesce('[' || string_agg(row_to_json(record)::text, ',' "
-        f"ORDER BY record.{CREATED_AT} DESC, record.{ID} DESC) || ']', '[]') "
-        f"FROM (SELECT {RECORD_COLUMNS} FROM {TABLE} WHERE {where} "
-        f"{NEWEST_FIRST} LIMIT ${n + 1} OFFSET ${n + 2}) AS record"
-    )
-    return sql, params
-
-
-def count_sql(filters: dict[str, Any], up_to: int) -> tuple[str, list[Any]]:
-    """Count matches, but stop after `up_to + 1`: an exact total never costs more than that."""
-    where, params = where_clause(filters)
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE {where} LIMIT {up_to + 1}) AS n"
-    return sql, params
-
-
-def estimate_sql(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    where, params = where_clause(filters)
-    return f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLE} WHERE {where}", params
 
 
 def _json_or_none(value: dict[str, Any] | None) -> str | None:
@@ -164,28 +140,6 @@ async def create_audit(audit_id: UUID, fields: dict[str, Any], actor: str | None
 async def get_audit(audit_id: UUID) -> str | None:
     async with connection() as conn:
         return await conn.fetchval(GET_SQL, audit_id)
-
-
-async def list_audits(
-    filters: dict[str, Any], limit: int, offset: int, *, exact_up_to: int | None
-) -> tuple[str, int | None, bool]:
-    """One page (JSON array text), newest first with ties broken by id so pages are stable.
-
-    With `exact_up_to`, also the total: exact while it is at most that many, else the
-    planner's estimate (never below what was counted), flagged as an estimate.
-    """
-    sql, params = page_sql(filters)
-    async with connection() as conn:
-        page = await conn.fetchval(sql, *params, limit, offset)
-        if exact_up_to is None:
-            return page, None, False
-        sql, params = count_sql(filters, exact_up_to)
-        total = await conn.fetchval(sql, *params)
-        if total <= exact_up_to:
-            return page, total, False
-        sql, params = estimate_sql(filters)
-        plan = json.loads(await conn.fetchval(sql, *params))
-    return page, max(total, int(plan[0]["Plan"]["Plan Rows"])), True
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ REQUIRED_SCOPES = {
     ("POST", "/api/v1/audits"): ["audits:write"],
     ("POST", "/api/v1/audits/batch"): ["audits:write"],
     ("GET", "/api/v1/audits"): ["audits:read"],
+    ("GET", "/api/v1/audits/export"): ["audits:read"],
+    ("GET", "/api/v1/audits/stats"): ["audits:read"],
     ("GET", "/api/v1/audits/{audit_id}"): ["audits:read"],
     ("PUT", "/api/v1/audits/{audit_id}"): ["audits:write"],
     ("DELETE", "/api/v1/audits/{audit_id}"): ["audits:delete"],
