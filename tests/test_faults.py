@@ -231,17 +231,23 @@ async def test_a_frozen_postgres_server_is_503_within_the_bound_then_recovers(
         await asyncio.to_thread(server.stop)
 
 
-async def test_sigterm_lets_requests_in_flight_finish_and_closes_cleanly():
+async def test_sigterm_lets_requests_in_flight_finish_and_closes_cleanly(db, entity_id):
     fake = FakeOpenAI().start()
     fake.script(slow(1.5))
     server = await started(OPENAI_API_KEY="sk-graceful", OPENAI_BASE_URL=fake.base_url)
     try:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
             chat = {"messages": [{"role": "user", "content": "take your time"}]}
-            in_flight = asyncio.create_task(http.post("/api/v1/ai/chat", json=chat))
-            await asyncio.sleep(0.5)
-            server.signal(signal.SIGTERM)
-            response = await in_flight
+            async with db.transaction():
+                # The create waits on this lock, so it still needs its pooled connection
+                # after SIGTERM: a pool closed before in-flight requests finish loses it.
+                await db.execute("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
+                in_flight = asyncio.create_task(http.post("/api/v1/ai/chat", json=chat))
+                writing = asyncio.create_task(http.post(AUDITS, json=audit_body(entity_id)))
+                await asyncio.sleep(0.5)
+                server.signal(signal.SIGTERM)
+                await asyncio.sleep(1.0)
+            response, created = await in_flight, await writing
         exit_code = await asyncio.to_thread(server.process.wait, 10)
     finally:
         fake.stop()
@@ -249,6 +255,9 @@ async def test_sigterm_lets_requests_in_flight_finish_and_closes_cleanly():
 
     assert response.status_code == 200
     assert response.json()["content"] == "echo: take your time"
+    assert created.status_code == 201
+    stored = await db.fetchval("SELECT count(*) FROM audit WHERE id = $1", created.json()["id"])
+    assert stored == 1
     # uvicorn re-raises the SIGTERM it caught once shutdown is done, so supervisors see it.
     assert exit_code == -signal.SIGTERM
     log = server.output()
