@@ -2,9 +2,16 @@
 
 Raw SQL takes a connection with `async with connection() as conn:`; a Piccolo query runs
 with `await run(query)` on such a connection. Either way, any sign that PostgreSQL cannot be
-reached (refused, reset, restarting, pool exhausted past its wait) becomes
-`DatabaseUnavailable`, which the app answers with 503 + Retry-After, and the pool starts on
-first use if the database was down at start-up.
+reached (refused, reset, restarting, silent past the statement bound, pool exhausted past
+its wait) becomes `DatabaseUnavailable`, which the app answers with 503 + Retry-After, and the
+pool starts on first use if the database was down at start-up.
+
+Every statement is bounded on the client (asyncpg's `command_timeout`,
+`DB_STATEMENT_TIMEOUT_S`), so a database that accepts bytes and never answers (frozen, a
+hung proxy) still gives 503 within `DB_ACQUIRE_TIMEOUT_S` + `DB_STATEMENT_TIMEOUT_S`. On
+expiry asyncpg sends PostgreSQL a CancelRequest, so a live server stops the statement too;
+the connection is then closed rather than returned to the pool in an unknown state. The
+bound is not a server-side `statement_timeout` startup parameter, which PgBouncer refuses.
 """
 
 from __future__ import annotations
@@ -87,7 +94,7 @@ async def _ensure_pool() -> asyncpg.Pool:
                     min_size=_settings.db_pool_min,
                     max_size=_settings.db_pool_max,
                     timeout=_settings.db_connect_timeout_s,
-                    command_timeout=_settings.db_command_timeout_s,
+                    command_timeout=_settings.db_statement_timeout_s,
                     statement_cache_size=_settings.db_statement_cache_size,
                     # PostgreSQL renders timestamps in JSON: always in UTC.
                     server_settings={"timezone": "UTC"},
@@ -101,14 +108,31 @@ async def _ensure_pool() -> asyncpg.Pool:
 
 
 @asynccontextmanager
-async def connection(timeout_s: float | None = None) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection, waiting at most the acquire timeout for one to free up."""
+async def connection(
+    timeout_s: float | None = None, *, statement_timeout_s: float | None = None
+) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, waiting at most the acquire timeout for one to free up.
+
+    Its statements are bounded by `DB_STATEMENT_TIMEOUT_S`, or by `statement_timeout_s` for
+    a job that knowingly runs longer (the sealer's batch; exports)."""
     assert _settings is not None, "open_pool() was never called"
     wait = timeout_s if timeout_s is not None else _settings.db_acquire_timeout_s
     try:
         pool = await _ensure_pool()
         async with pool.acquire(timeout=wait) as conn:
-            yield conn
+            raw = conn._con  # asyncpg keeps the per-statement bound on the raw connection
+            usual = raw._config
+            if statement_timeout_s is not None:
+                raw._config = usual._replace(command_timeout=statement_timeout_s)
+            try:
+                yield conn
+            except OUTAGE_ERRORS:
+                # Timed out or broke mid-statement: its protocol state is unknown, so close
+                # it now instead of letting the pool wait on it or hand it to the next request.
+                conn.terminate()
+                raise
+            finally:
+                raw._config = usual
     except OUTAGE_ERRORS as error:
         logger.warning("database unavailable: %s", type(error).__name__)
         raise DatabaseUnavailable() from None

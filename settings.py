@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1)
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
     db_acquire_timeout_s: float = Field(default=5.0, gt=0)
+    # The bound for jobs that ask for a longer one (the sealer); API statements use
+    # DB_STATEMENT_TIMEOUT_S.
     db_command_timeout_s: float = Field(default=30.0, gt=0)
     db_health_timeout_s: float = Field(default=2.0, gt=0)
     db_statement_cache_size: int = Field(default=100, ge=0)
@@ -118,6 +120,10 @@ class Settings(BaseSettings):
                 f"DB_POOL_MAX ({self.db_pool_max}) must be >= DB_POOL_MIN ({self.db_pool_min})"
             )
         return self
+
+    # Seconds any one API statement may take, counted by the client, so a silent (frozen)
+    # database is a 503 within DB_ACQUIRE_TIMEOUT_S + this, never a hang.
+    db_statement_timeout_s: float = Field(default=5.0, gt=0)
 
 
 def describe_settings_error(error: ValidationError) -> str:

@@ -3,6 +3,7 @@
     piccolo access create_key --name first-admin --scopes all
     piccolo access list_keys
     piccolo access revoke_key PREFIX
+    piccolo access grant_runtime_role --name=looped_needle_app [--password=...]
 
 They use the same query helpers (and so the same database guard) as the web process.
 """
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 import db
 from access import queries
 from access.keys import mint_key
+from access.runtime_role import grant_statements
 from access.schemas import ApiKeyCreate
 from errors import DatabaseUnavailable
 from settings import get_settings
@@ -105,3 +107,48 @@ async def revoke_key(prefix: str) -> None:
         print(f"Revoked API key {row['name']!r} ({prefix}) at {revoked_at}")
 
     await _with_database(revoke)
+
+
+async def grant_runtime_role(name: str, password: str = "") -> None:
+    """Create (if missing) the least-privilege role the web process should connect as, and
+    grant it exactly what the service needs. Run it as the migrating (owner) role; re-run it
+    after migrations that add tables.
+
+    :param name: The role's name, e.g. looped_needle_app.
+    :param password: Its login password; empty keeps the current one (or none, for a new
+        role authenticated otherwise, e.g. by a certificate or peer).
+    """
+    options = _space_separated("grant_runtime_role", name=name)
+    role = str(options["name"])
+
+    async def grant() -> None:
+        async with db.connection() as conn, conn.transaction():
+            existing = await conn.fetchrow(
+                "SELECT rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb AS too_strong, "
+                "rolname = current_user AS is_us FROM pg_roles WHERE rolname = $1",
+                role,
+            )
+            if existing is not None and (existing["too_strong"] or existing["is_us"]):
+                sys.exit(f"refusing: {role!r} is this role or may do more than a runtime role")
+            if existing is None:
+                await conn.execute(
+                    await conn.fetchval("SELECT format('CREATE ROLE %I LOGIN', $1::text)", role)
+                )
+            if password:
+                statement = "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)"
+                await conn.execute(await conn.fetchval(statement, role, password))
+            owned = await conn.fetchval(
+                "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+                "WHERE r.rolname = $1",
+                role,
+            )
+            if owned:
+                sys.exit(f"refusing: {role!r} owns {owned} tables or other relations here")
+            database = await conn.fetchval("SELECT current_database()")
+            for statement in grant_statements(role, database):
+                await conn.execute(statement)
+        print(f"{'Updated' if existing else 'Created'} role {role!r}: it owns nothing and may")
+        print("SELECT and INSERT what the service writes, UPDATE only the columns the API")
+        print("changes; no DELETE, TRUNCATE or DDL. Re-run after migrations that add tables.")
+
+    await _with_database(grant)

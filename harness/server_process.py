@@ -59,6 +59,10 @@ def run_procfile_briefly(
 
 class ServerProcess:
     def __init__(self, **env: str) -> None:
+        # The test suite's least-privilege role (tests/conftest.py), unless a test says
+        # which database to use.
+        if "DATABASE_URL" not in env and os.environ.get("RUNTIME_DATABASE_URL"):
+            env["DATABASE_URL"] = os.environ["RUNTIME_DATABASE_URL"]
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = procfile_env(PORT=str(self.port), **env)

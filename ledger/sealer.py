@@ -84,7 +84,8 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     while not stop.is_set():
         started = time.monotonic()
         try:
-            async with db.connection() as conn:
+            # A big backlog's batch may outlast an API statement's bound.
+            async with db.connection(statement_timeout_s=settings.db_command_timeout_s) as conn:
                 sealed = await seal_once(
                     conn,
                     signer=signer,

@@ -90,6 +90,19 @@ def pytest_configure(config: pytest.Config) -> None:
         server_url = embedded.get_uri("postgres")
     name = f"looped_needle_test_{os.getpid()}"
     os.environ["DATABASE_URL"] = create_migrated_database(server_url, name)
+    # The server processes the suite starts connect as the least-privilege runtime role,
+    # made by the operators' own command (roles are per server: one per run, dropped after).
+    # The in-process `app` fixture and `db` stay on the admin URL, which created the tables.
+    role, password = f"looped_needle_app_{os.getpid()}", uuid.uuid4().hex
+    run_piccolo(
+        os.environ["DATABASE_URL"],
+        "access",
+        "grant_runtime_role",
+        f"--name={role}",
+        f"--password={password}",
+    )
+    config.stash[ROLE_KEY] = role
+    os.environ["RUNTIME_DATABASE_URL"] = runtime_url(os.environ["DATABASE_URL"], role, password)
     os.environ.pop("OPENAI_API_KEY", None)
     # Every server the suite starts signs checkpoints with this run's own key, and seals
     # often so that tests see their records sealed quickly.
@@ -107,15 +120,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[DATABASE_KEY] = name
 
 
+def runtime_url(admin_url: str, role: str, password: str) -> str:
+    parts = urlsplit(admin_url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}:{password}@{host}"))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if DATABASE_KEY in config.stash:
         drop_database(config.stash[SERVER_KEY], config.stash[DATABASE_KEY])
+    if ROLE_KEY in config.stash:
+        import asyncio
+
+        asyncio.run(
+            _admin(config.stash[SERVER_KEY], f'DROP ROLE IF EXISTS "{config.stash[ROLE_KEY]}"')
+        )
     if EMBEDDED_KEY in config.stash:
         config.stash[EMBEDDED_KEY].cleanup()
 
 
 SERVER_KEY = pytest.StashKey[str]()
 DATABASE_KEY = pytest.StashKey[str]()
+ROLE_KEY = pytest.StashKey[str]()
 EMBEDDED_KEY = pytest.StashKey[object]()
 
 

@@ -1,7 +1,9 @@
 """A loopback TCP proxy in front of PostgreSQL that a test can cut and restore.
 
 Cutting it closes the listener and every open connection, which to the app looks exactly
-like the database host going away; restoring it listens on the same port again.
+like the database host going away; restoring it listens on the same port again. Freezing it
+keeps every connection open and accepts new ones but passes nothing either way, as a hung
+server or proxy does; thawing lets the held bytes through.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class PostgresProxy:
         )
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -49,8 +53,15 @@ class PostgresProxy:
         if server is not None:
             await server.wait_closed()
 
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     async def _accept(self, reader, writer) -> None:
         self._pipes.add(writer)  # a cut while the upstream connection opens must close it too
+        await self._flowing.wait()
         try:
             if self._target_unix:
                 up_reader, up_writer = await asyncio.open_unix_connection(self._target_unix)
@@ -70,6 +81,7 @@ class PostgresProxy:
     async def _pump(self, reader, writer) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         writer.close()

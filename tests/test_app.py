@@ -98,9 +98,13 @@ async def test_request_id_is_echoed_when_given(client):
 
 async def test_request_id_is_generated_when_missing_or_unsafe(client):
     plain = await client.get("/health")
+    again = await client.get("/health")
     unsafe = await client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
-    assert len(plain.headers["x-request-id"]) == 32
-    assert unsafe.headers["x-request-id"] != "bad id\twith spaces"
+    too_long = await client.get("/health", headers={"X-Request-ID": "a" * 129})
+    generated = [r.headers["x-request-id"] for r in (plain, again, unsafe, too_long)]
+    for request_id in generated:
+        assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id
+    assert len(set(generated)) == 4  # fresh each time, never a constant or the unsafe input
 
 
 async def test_cors_allows_every_origin(client):
@@ -112,17 +116,26 @@ async def test_cors_allows_every_origin(client):
     assert response.headers["access-control-allow-origin"] in ("*", "https://example.org")
 
 
-async def test_body_over_the_limit_is_413_by_content_length(client, entity_id):
-    body = audit_body(entity_id, details={"pad": "x" * (1024 * 1024)})
-    assert_error(await client.post(AUDITS, json=body), 413, "payload_too_large")
+def valid_but_oversized(entity_id) -> bytes:
+    """A create that would be stored (201) but for its size: JSON whitespace pads it past the
+    1 MiB cap while `details` stays under its own 64 KiB limit."""
+    return json.dumps(audit_body(entity_id)).encode() + b" " * (1024 * 1024 + 1)
+
+
+async def test_body_over_the_limit_is_413_by_content_length(client, entity_id, db):
+    response = await client.post(
+        AUDITS, content=valid_but_oversized(entity_id), headers={"content-type": "application/json"}
+    )
+    assert_error(response, 413, "payload_too_large")
+    assert await db.fetchval("SELECT count(*) FROM audit WHERE entity_id = $1", entity_id) == 0
 
 
 async def test_body_over_the_limit_is_413_without_content_length(client, entity_id, db):
+    body = valid_but_oversized(entity_id)
+
     async def chunks():
-        yield b'{"action_type": "create", "details": {"pad": "'
-        for _ in range(1100):
-            yield b"x" * 1024
-        yield b'"}}'
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
 
     response = await client.post(
         AUDITS, content=chunks(), headers={"content-type": "application/json"}
@@ -130,6 +143,15 @@ async def test_body_over_the_limit_is_413_without_content_length(client, entity_
 
     assert_error(response, 413, "payload_too_large")
     assert await db.fetchval("SELECT count(*) FROM audit WHERE entity_id = $1", entity_id) == 0
+
+
+async def test_a_body_just_under_the_limit_is_stored(client, entity_id, db):
+    """The two tests above would pass for any refusal: this one shows the same body, minus
+    the padding that crosses the cap, is a 201."""
+    body = valid_but_oversized(entity_id)[: 1024 * 1024 - 1]
+    response = await client.post(AUDITS, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 201
+    assert await db.fetchval("SELECT count(*) FROM audit WHERE entity_id = $1", entity_id) == 1
 
 
 @pytest.fixture(scope="module")

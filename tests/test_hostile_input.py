@@ -4,8 +4,10 @@ the database is exactly as it was afterwards."""
 import json
 import uuid
 
+import httpx
 import pytest
 
+from harness.server_process import ServerProcess
 from tests.helpers import AUDITS, assert_error, audit_body, create_audit
 
 JSON = {"content-type": "application/json"}
@@ -21,13 +23,29 @@ def nested(levels: int) -> str:
     return "[" * levels + "]" * levels
 
 
+# Every audit row's whole content, and how many journal entries exist: any insert, update or
+# delete of a record, or a journal entry written, changes one of them.
+DATABASE_STATE = """
+    SELECT (SELECT count(*) FROM audit) AS audits,
+           (SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM audit t)
+               AS content,
+           (SELECT count(*) FROM journal_entry) AS journal_entries
+"""
+
+
 @pytest.fixture
 async def unchanged(db):
-    """Asserts after the test that no row was added or changed."""
-    before = await db.fetchval("SELECT count(*), max(coalesce(updated_at, created_at)) FROM audit")
+    """Asserts after the test that no row was added, changed or removed, and nothing journaled."""
+    before = dict(await db.fetchrow(DATABASE_STATE))
     yield
-    after = await db.fetchval("SELECT count(*), max(coalesce(updated_at, created_at)) FROM audit")
-    assert after == before
+    assert dict(await db.fetchrow(DATABASE_STATE)) == before
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The Procfile's web process: a 413 must reach a client over a real socket."""
+    with ServerProcess() as running:
+        yield running
 
 
 @pytest.mark.parametrize(
@@ -113,13 +131,27 @@ async def test_json_media_type_variants_are_accepted(client, entity_id):
         assert response.status_code == 201
 
 
-async def test_oversized_put_is_413_and_changes_nothing(client, entity_id, db):
-    record = await create_audit(client, entity_id, status="pending")
-    huge = {"details": {"pad": "x" * (2 * 1024 * 1024)}}
+async def in_chunks(body: bytes, chunk_size: int = 64 * 1024):
+    for start in range(0, len(body), chunk_size):
+        yield body[start : start + chunk_size]
 
-    response = await client.put(f"{AUDITS}/{record['id']}", json=huge)
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+async def test_an_oversized_body_over_tcp_is_413_and_changes_nothing(
+    client, server, entity_id, db, method, framing
+):
+    record = await create_audit(client, entity_id, status="pending")
+    huge = json.dumps({**audit_body(entity_id), "details": {"pad": "x" * 2 * 1024 * 1024}})
+    url = AUDITS if method == "POST" else f"{AUDITS}/{record['id']}"
+    before = dict(await db.fetchrow(DATABASE_STATE))
+
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        content = huge.encode() if framing == "content-length" else in_chunks(huge.encode())
+        response = await http.request(method, url, content=content, headers=JSON)
 
     assert_error(response, 413, "payload_too_large")
+    assert dict(await db.fetchrow(DATABASE_STATE)) == before
     row = await db.fetchrow("SELECT details, updated_at FROM audit WHERE id = $1", record["id"])
     assert row["updated_at"] is None and json.loads(row["details"]) == record["details"]
 

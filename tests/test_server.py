@@ -99,3 +99,43 @@ async def test_the_app_starts_while_the_database_is_down_and_serves_once_it_is_u
             assert (await http.get("/health/db")).status_code == 200
     finally:
         await asyncio.to_thread(server.stop)
+
+
+async def test_a_frozen_database_is_503_within_the_documented_bound_then_recovers(proxy):
+    """Acquire + statement bound: the promise in the README's "Never hangs" row."""
+    acquire_s, statement_s = 1.0, 2.0
+    server = ServerProcess(
+        DATABASE_URL=proxy.url,
+        DB_CONNECT_TIMEOUT_S="1",
+        DB_ACQUIRE_TIMEOUT_S=str(acquire_s),
+        DB_STATEMENT_TIMEOUT_S=str(statement_s),
+    )
+    await asyncio.to_thread(server.start)
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+            assert (await http.get(AUDITS)).status_code == 200
+
+            proxy.freeze()  # connections stay open; nothing passes
+            waits = []
+            for request in (
+                http.build_request("GET", AUDITS),
+                http.build_request("POST", AUDITS, json=audit_body(uuid.uuid4())),
+                http.build_request("GET", f"{AUDITS}/{uuid.uuid4()}"),
+            ):
+                started = time.monotonic()
+                response = await http.send(request)
+                waits.append(time.monotonic() - started)
+                assert_error(response, 503, "database_unavailable")
+                assert response.headers["retry-after"]
+            assert max(waits) < acquire_s + statement_s + 1.0, waits
+            assert (await http.get("/health")).status_code == 200
+
+            proxy.thaw()
+            deadline = time.monotonic() + 10
+            while (await http.get(AUDITS)).status_code != 200:
+                assert time.monotonic() < deadline, "the app did not recover after the thaw"
+                await asyncio.sleep(0.2)
+            assert (await http.post(AUDITS, json=audit_body(uuid.uuid4()))).status_code == 201
+    finally:
+        proxy.thaw()
+        await asyncio.to_thread(server.stop)

@@ -1,3 +1,4 @@
+import asyncio
 import json
 import uuid
 
@@ -131,17 +132,31 @@ async def test_search_runs_the_filters_the_model_chose(ai_client, fake_openai, e
 )
 async def test_search_never_runs_filters_that_fail_validation(ai_client, fake_openai, db, proposal):
     fake_openai.script(ok(proposal))
-    response = await ai_client.post(SEARCH, json={"question": "anything"})
+    async with db.transaction():
+        # Any query on `audit` would now wait for this lock (and time out as a 503): a prompt
+        # 502 shows the refused filters never reached the database.
+        await db.execute("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
+        response = await asyncio.wait_for(
+            ai_client.post(SEARCH, json={"question": "anything"}), timeout=3
+        )
 
     body = assert_error(response, 502, "ai_bad_response")
     assert "items" not in body
     assert await db.fetchval("SELECT to_regclass('audit') IS NOT NULL")
 
 
-async def test_search_passes_odd_text_only_as_a_parameter(ai_client, fake_openai):
-    fake_openai.script(ok(filters(entity_type="x' OR '1'='1")))
-    body = (await ai_client.post(SEARCH, json={"question": "tricky"})).json()
-    assert body["total"] == 0 and body["items"] == []
+async def test_search_passes_odd_text_only_as_a_parameter(ai_client, fake_openai, entity_id):
+    odd = f"{uuid.uuid4().hex}' OR '1'='1"
+    others = [await create_audit(ai_client, entity_id) for _ in range(2)]  # injection would match
+    exact = await create_audit(ai_client, entity_id, entity_type=odd)
+    fake_openai.script(ok(filters(entity_type=odd)))
+
+    response = await ai_client.post(SEARCH, json={"question": "tricky"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [item["id"] for item in body["items"]] == [exact["id"]]
+    assert body["total"] == 1 and others
 
 
 async def test_usage_totals_calls_failures_tokens_and_latency(ai_client, fake_openai, client):

@@ -1,13 +1,20 @@
-"""PostgreSQL itself refuses to destroy or rewrite audit rows, whoever connects."""
+"""PostgreSQL itself refuses to destroy or rewrite audit rows: by trigger for every role but a
+superuser (who can disable triggers; the ledger is what catches that), and by privilege for
+the runtime role the service runs as."""
 
+import asyncio
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 
 import asyncpg
+import httpx
 import pytest
 
-from tests.helpers import create_audit
+from harness.server_process import ServerProcess
+from tests.conftest import run_piccolo
+from tests.helpers import AUDITS, audit_body, create_audit
 
 
 async def refused(db, statement: str, *args) -> str:
@@ -86,3 +93,88 @@ async def test_a_deleted_record_stays_deleted(client, entity_id, db):
     record = await create_audit(client, entity_id)
     await client.delete(f"/api/v1/audits/{record['id']}")
     await refused(db, "UPDATE audit SET deleted_at = NULL WHERE id = $1", record["id"])
+
+
+@pytest.fixture
+async def as_runtime_role():
+    """A connection as the least-privilege role the suite's server processes use."""
+    conn = await asyncpg.connect(os.environ["RUNTIME_DATABASE_URL"])
+    yield conn
+    await conn.close()
+
+
+async def denied(conn, statement: str, *args) -> None:
+    with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError):
+        await conn.execute(statement, *args)
+
+
+JOURNAL_FORGERY = (
+    "INSERT INTO journal_entry (audit_id, change, leaf, created_at) "
+    "VALUES ($1, 'update', '\\x00'::bytea, now())"
+)
+
+
+async def test_the_runtime_role_is_refused_by_privilege_not_only_by_trigger(
+    client, entity_id, db, as_runtime_role
+):
+    record = await create_audit(client, entity_id, status="pending")
+    before = await db.fetchval("SELECT count(*) FROM journal_entry")
+    assert await as_runtime_role.fetchval("SELECT current_user") != await db.fetchval(
+        "SELECT current_user"
+    )
+    for statement, *args in [
+        ("DELETE FROM audit WHERE id = $1", record["id"]),
+        ("TRUNCATE audit",),
+        ("ALTER TABLE audit ADD COLUMN forged text",),
+        ("ALTER TABLE audit DISABLE TRIGGER ALL",),
+        ("DROP TABLE audit",),
+        ("UPDATE audit SET entity_type = 'other' WHERE id = $1", record["id"]),
+        ("UPDATE audit SET id = gen_random_uuid() WHERE id = $1", record["id"]),
+        ("UPDATE audit SET created_at = now() WHERE id = $1", record["id"]),
+        ("UPDATE audit SET ledger_seq = 1 WHERE id = $1", record["id"]),
+        (JOURNAL_FORGERY, record["id"]),
+        ("UPDATE journal_entry SET leaf = '\\x00'::bytea WHERE audit_id = $1", record["id"]),
+        ("DELETE FROM journal_entry WHERE audit_id = $1", record["id"]),
+        ("TRUNCATE journal_entry, ledger_node, ledger_checkpoint",),
+        ("DELETE FROM api_key",),
+        ("SET session_replication_role = replica",),
+    ]:
+        await denied(as_runtime_role, statement, *args)
+    assert await db.fetchval("SELECT count(*) FROM journal_entry") == before
+
+
+async def test_the_runtime_role_can_do_what_the_api_does_and_each_change_is_journaled(
+    entity_id, db, as_runtime_role
+):
+    role = await as_runtime_role.fetchval("SELECT current_user")
+    server = ServerProcess()  # the suite's servers connect as that role
+    await asyncio.to_thread(server.start)
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            created = await http.post(AUDITS, json=audit_body(entity_id, status="pending"))
+            assert created.status_code == 201
+            audit_id = created.json()["id"]
+            changed = await http.put(f"{AUDITS}/{audit_id}", json={"status": "success"})
+            assert changed.status_code == 200
+            assert (await http.delete(f"{AUDITS}/{audit_id}")).status_code == 204
+    finally:
+        await asyncio.to_thread(server.stop)
+    leaves = await db.fetch(
+        "SELECT change, convert_from(leaf, 'UTF8')::jsonb->>'db_user' AS by_user "
+        "FROM journal_entry WHERE audit_id = $1 ORDER BY seq",
+        uuid.UUID(audit_id),
+    )
+    assert [(row["change"], row["by_user"]) for row in leaves] == [
+        ("create", role),
+        ("update", role),
+        ("delete", role),
+    ]
+
+
+async def test_granting_again_takes_back_what_was_added_by_hand(db, as_runtime_role):
+    role = await as_runtime_role.fetchval("SELECT current_user")
+    await db.execute(f'GRANT DELETE, TRUNCATE ON audit TO "{role}"')
+    await db.execute(f'GRANT UPDATE ON audit TO "{role}"')
+    run_piccolo(os.environ["DATABASE_URL"], "access", "grant_runtime_role", f"--name={role}")
+    await denied(as_runtime_role, "TRUNCATE audit")
+    await denied(as_runtime_role, "UPDATE audit SET entity_type = 'other' WHERE false")

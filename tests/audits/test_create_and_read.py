@@ -114,5 +114,7 @@ async def test_details_over_the_size_cap_are_refused(client, entity_id):
 
 
 async def test_a_refused_create_stores_nothing(client, entity_id, db):
-    await client.post(AUDITS, json=audit_body(entity_id, status="bogus"))
+    response = await client.post(AUDITS, json=audit_body(entity_id, status="bogus"))
+    problems = assert_error(response, 422, "validation_error")["validation_errors"]
+    assert [problem["field"] for problem in problems] == ["body.status"]
     assert await db.fetchval("SELECT count(*) FROM audit WHERE entity_id = $1", entity_id) == 0

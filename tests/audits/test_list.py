@@ -51,10 +51,12 @@ async def test_equal_timestamps_are_ordered_by_id_so_pages_are_stable(client, db
     assert [item["id"] for item in pages] == ids
 
 
-async def test_default_limit_is_20(client):
-    body = (await client.get(AUDITS)).json()
+async def test_default_limit_is_20(client, entity_id):
+    for _ in range(21):
+        await create_audit(client, entity_id)
+    body = (await client.get(AUDITS, params={"entity_id": str(entity_id)})).json()
     assert body["limit"] == 20 and body["offset"] == 0
-    assert len(body["items"]) <= 20
+    assert len(body["items"]) == 20 and body["total"] == 21
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,13 @@ async def test_records_written_before_the_ledger_existed_are_imported(server_url
     url = await asyncio.to_thread(create_migrated_database, server_url, name)
     try:
         await asyncio.to_thread(
-            run_piccolo, url, "migrations", "backwards", "ledger", "--auto_agree"
+            run_piccolo,
+            url,
+            "migrations",
+            "backwards",
+            "ledger",
+            "--migration_id=2026-11-30T08:40:02:486429",  # back past the journal's migration
+            "--auto_agree",
         )
         conn = await asyncpg.connect(url)
         try:
