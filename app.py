@@ -22,6 +22,7 @@ from ledger.routes import router as ledger_router
 from logs import configure_logging
 from middleware import RequestContextMiddleware
 from settings import SERVICE_NAME, SERVICE_VERSION, Settings, get_settings
+from ui import install_trail_viewer
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Location", "Retry-After", "WWW-Authenticate"],
     )
     install_offline_docs(app)
+    install_trail_viewer(app)
     app.include_router(health_router)
     app.include_router(audits_router, dependencies=[authenticated])
     app.include_router(ai_router, dependencies=[authenticated])

@@ -1,0 +1,356 @@
+"""The trail viewer at /ui, in headless Chromium against the real server with seeded records.
+
+The module has a database of its own (so it can seed exact data and tamper with a record as
+a superuser), one server on it with AI pointed at the loopback fake, and one with keys
+required and no AI. Every page records its requests: none may leave for another host, and
+the page's own Content-Security-Policy must never have to refuse anything it asked for.
+
+UI_SCREENSHOTS_DIR=docs/screenshots makes the tests save what they show there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from access.keys import mint_key
+from harness.fake_openai import FakeOpenAI, ok
+from harness.server_process import ServerProcess
+from tests.conftest import database_url_for, drop_database
+
+RENDER_TIMEOUT_MS = 15_000
+SEAL_TIMEOUT_S = 20
+API_SEEDED = 24
+IMPORTED = 6
+SCREENSHOTS = os.environ.get("UI_SCREENSHOTS_DIR")
+CSP_DIRECTIVES = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "connect-src": "'self'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+}
+
+
+# ---------------------------------------------------------------- the module's world
+
+
+@pytest.fixture(scope="module")
+async def ui_database(server_url, template_database):
+    name = f"looped_needle_ui_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url_for(server_url, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    finally:
+        await admin.close()
+    yield database_url_for(server_url, name)
+    await asyncio.to_thread(drop_database, server_url, name)
+
+
+@pytest.fixture(scope="module")
+def fake_ai():
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+async def started(**env: str) -> ServerProcess:
+    return await asyncio.to_thread(ServerProcess(**env).start)
+
+
+@pytest.fixture(scope="module")
+async def ui_server(ui_database, fake_ai):
+    running = await started(
+        DATABASE_URL=ui_database,
+        AUTH_REQUIRED="false",
+        OPENAI_API_KEY="sk-test-ui-0123456789abcdef",
+        OPENAI_BASE_URL=fake_ai.base_url,
+        OPENAI_MODEL="gpt-test",
+    )
+    yield running
+    await asyncio.to_thread(running.stop)
+
+
+@pytest.fixture(scope="module")
+async def locked_server(ui_database):
+    """Keys required, and no OpenAI key: the AI box must say it is not set up."""
+    running = await started(DATABASE_URL=ui_database, AUTH_REQUIRED="true", OPENAI_API_KEY="")
+    yield running
+    await asyncio.to_thread(running.stop)
+
+
+def api_body(index: int, entity_id: uuid.UUID) -> dict:
+    login = index % 3 == 0
+    return {
+        "action_type": "login" if login else ("update" if index % 3 == 1 else "export"),
+        "entity_type": "session" if login else "invoice",
+        "entity_id": str(entity_id),
+        "user_id": str(uuid.UUID(int=index + 1)),
+        "status": "failure" if login and index % 2 else "success",
+        "details": {"reason": "bad password"} if login and index % 2 else {"n": index},
+        "ip_address": "203.0.113.7",
+        "user_agent": "viewer-test/1.0",
+    }
+
+
+async def wait_until_sealed(db: asyncpg.Connection, base_url: str) -> None:
+    journaled = await db.fetchval("SELECT count(*) FROM journal_entry")
+    deadline = asyncio.get_running_loop().time() + SEAL_TIMEOUT_S
+    async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
+        while True:
+            answer = await client.get("/api/v1/ledger/checkpoint")
+            if answer.status_code == 200 and answer.json()["tree_size"] >= journaled:
+                return
+            assert asyncio.get_running_loop().time() < deadline, "the sealer did not catch up"
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+async def seeded(ui_server, ui_database) -> dict:
+    """24 records through the API (one changed twice), 6 imported days ago, all sealed."""
+    invoice = uuid.uuid4()
+    async with httpx.AsyncClient(base_url=ui_server.base_url, timeout=10) as client:
+        for index in range(API_SEEDED):
+            answer = await client.post("/api/v1/audits", json=api_body(index, uuid.uuid4()))
+            assert answer.status_code == 201, answer.text
+        changed = (
+            await client.post(
+                "/api/v1/audits",
+                json={
+                    "action_type": "update",
+                    "entity_type": "invoice",
+                    "entity_id": str(invoice),
+                    "status": "pending",
+                    "details": {"field": "amount", "from": 100, "to": 120},
+                },
+            )
+        ).json()
+        answer = await client.put(
+            f"/api/v1/audits/{changed['id']}",
+            json={"status": "success", "details": {"approved_by": "finance"}},
+        )
+        assert answer.status_code == 200, answer.text
+        victim = (await client.post("/api/v1/audits", json=api_body(1, uuid.uuid4()))).json()
+    db = await asyncpg.connect(ui_database)
+    try:
+        # Older history, as an import would bring it: the journal records each insert.
+        async with db.transaction():
+            await db.execute("SELECT set_config('looped_needle.actor', 'importer (0a1b2c3d4e5f)', true)")
+            for days in range(1, IMPORTED + 1):
+                await db.execute(
+                    """INSERT INTO audit (id, action_type, entity_type, entity_id, status,
+                                          details, created_at, recorded_by)
+                       VALUES ($1, $2, 'invoice', $3, $4, '{"imported": true}', $5,
+                               'importer (0a1b2c3d4e5f)')""",
+                    uuid.uuid4(),
+                    "create" if days % 2 else "delete",
+                    uuid.uuid4(),
+                    "failure" if days == 3 else "success",
+                    datetime.now(UTC) - timedelta(days=days, hours=1),
+                )
+        await wait_until_sealed(db, ui_server.base_url)
+    finally:
+        await db.close()
+    return {"changed": changed, "victim": victim, "total": API_SEEDED + 2 + IMPORTED}
+
+
+def listed_ids(server: ServerProcess, **filters) -> list[str]:
+    """Every matching id, newest first, as the API lists them (offset pages of 50)."""
+    ids, offset = [], 0
+    while True:
+        page = httpx.get(
+            f"{server.base_url}/api/v1/audits", params={**filters, "limit": 50, "offset": offset}
+        ).json()
+        ids += [item["id"] for item in page["items"]]
+        offset += 50
+        if offset >= page["total"]:
+            return ids
+
+
+# ---------------------------------------------------------------- pages, recorded
+
+
+class Recorded:
+    """A page whose requests, console errors and policy refusals are all written down."""
+
+    def __init__(self, page, origin: str) -> None:
+        self.page = page
+        self.origin = origin
+        self.requested: list[str] = []
+        self.console_errors: list[str] = []
+        page.on("request", lambda request: self.requested.append(request.url))
+        page.on(
+            "console",
+            lambda message: message.type == "error" and self.console_errors.append(message.text),
+        )
+
+    def elsewhere(self) -> list[str]:
+        return [
+            url
+            for url in self.requested
+            if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).netloc != self.origin
+        ]
+
+    async def assert_clean(self) -> None:
+        """Nothing fetched from another host; no script or style the policy had to refuse."""
+        await self.page.wait_for_load_state("networkidle")
+        assert self.elsewhere() == []
+        refused = [text for text in self.console_errors if "Content Security Policy" in text]
+        assert refused == []
+
+    async def snap(self, name: str, full_page: bool = True) -> None:
+        if SCREENSHOTS:
+            Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+            await self.page.screenshot(path=f"{SCREENSHOTS}/{name}.png", full_page=full_page)
+
+
+@pytest.fixture
+async def open_ui(browser):
+    contexts = []
+
+    async def opener(server: ServerProcess, path: str, width: int = 1280, height: int = 900):
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        origin = urlsplit(server.base_url).netloc
+
+        async def only_the_server(route) -> None:
+            url = urlsplit(route.request.url)
+            if url.scheme in ("data", "blob") or url.netloc == origin:
+                await route.continue_()
+            else:
+                await route.abort("blockedbyclient")  # still recorded: the test fails
+
+        await context.route("**/*", only_the_server)
+        recorded = Recorded(await context.new_page(), origin)
+        await recorded.page.goto(f"{server.base_url}{path}", wait_until="load")
+        return recorded
+
+    yield opener
+    for context in contexts:
+        await context.close()
+
+
+async def shown_ids(page) -> list[str]:
+    rows = page.locator("table.records tbody tr")
+    return [await row.get_attribute("data-id") for row in await rows.all()]
+
+
+# ---------------------------------------------------------------- the served files
+
+
+@pytest.mark.parametrize("path", ["/ui", "/ui/", "/ui/audits/x", "/ui/glance", "/ui/assets/app.js"])
+def test_every_viewer_file_comes_with_a_strict_policy(ui_server, path):
+    answer = httpx.get(f"{ui_server.base_url}{path}", timeout=10)
+    assert answer.status_code == 200
+    policy = answer.headers["content-security-policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives == CSP_DIRECTIVES
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] == "no-referrer"
+
+
+def test_the_viewer_names_no_other_host_and_runs_no_inline_code(ui_server):
+    html = httpx.get(f"{ui_server.base_url}/ui", timeout=10).text
+    assert re.findall(r"(?:https?:)?//[^\s\"'<>]+", html) == []
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.DOTALL)
+    assert scripts and all(body.strip() == "" for body in scripts)
+    assert "style=" not in html and "<style" not in html
+
+
+# ---------------------------------------------------------------- the trail
+
+
+async def test_the_trail_shows_the_seeded_records_newest_first(open_ui, ui_server, seeded):
+    trail = await open_ui(ui_server, "/ui?limit=50")
+    rows = trail.page.locator("table.records tbody tr")
+    await expect(rows).to_have_count(seeded["total"], timeout=RENDER_TIMEOUT_MS)
+
+    assert await shown_ids(trail.page) == listed_ids(ui_server)
+    first = rows.first
+    newest = seeded["victim"]
+    assert await first.get_attribute("data-id") == newest["id"]
+    await expect(first).to_contain_text(newest["action_type"])
+    await expect(trail.page.get_by_role("status").first).to_contain_text(f"{seeded['total']} records")
+    await trail.assert_clean()
+    await trail.snap("trail")
+
+
+async def test_filters_narrow_the_trail_and_survive_a_reload(open_ui, ui_server, seeded):
+    trail = await open_ui(ui_server, "/ui")
+    page = trail.page
+    await page.get_by_label("Action").select_option("login")
+    await page.get_by_label("Status").select_option("failure")
+    await page.get_by_role("button", name="Apply filters").click()
+
+    await expect(page).to_have_url(re.compile(r"action_type=login"))
+    assert parse_qs(urlsplit(page.url).query) == {"action_type": ["login"], "status": ["failure"]}
+    wanted = listed_ids(ui_server, action_type="login", status="failure")
+    assert 0 < len(wanted) < seeded["total"]
+    await expect(page.locator("table.records tbody tr")).to_have_count(len(wanted))
+    assert await shown_ids(page) == wanted
+
+    await page.reload()
+    await expect(page.locator("table.records tbody tr")).to_have_count(len(wanted))
+    assert await shown_ids(page) == wanted
+    await expect(page.get_by_label("Action")).to_have_value("login")
+    await expect(page.get_by_label("Status")).to_have_value("failure")
+    await trail.assert_clean()
+
+
+async def test_a_details_filter_that_is_not_json_is_refused_in_the_page(open_ui, ui_server, seeded):
+    trail = await open_ui(ui_server, "/ui")
+    await trail.page.get_by_label("Details contain (JSON object)").fill("reason: bad password")
+    await trail.page.get_by_role("button", name="Apply filters").click()
+
+    await expect(trail.page.get_by_role("alert")).to_contain_text("must be a JSON object")
+    assert "details" not in trail.page.url
+
+
+async def test_paging_older_reaches_the_oldest_record_and_newer_comes_back(
+    open_ui, ui_server, seeded
+):
+    trail = await open_ui(ui_server, "/ui?limit=10")
+    page = trail.page
+    older = page.get_by_role("link", name="Older →")
+    await expect(page.locator("table.records tbody tr")).to_have_count(10)
+    seen = await shown_ids(page)
+    pages = [seen]
+    while await older.count():
+        before = page.url
+        await older.click()
+        await expect(page).not_to_have_url(before)
+        await expect(page.locator("table.records tbody tr").first).not_to_have_attribute(
+            "data-id", pages[-1][0]
+        )
+        pages.append(await shown_ids(page))
+        seen += pages[-1]
+
+    everything = listed_ids(ui_server)
+    assert seen == everything and len(pages) == -(-seeded["total"] // 10)
+    await expect(page.get_by_text("Older →")).to_have_attribute("aria-disabled", "true")
+
+    await page.get_by_role("link", name="← Newer").click()
+    await expect(page.locator("table.records tbody tr").first).to_have_attribute(
+        "data-id", pages[-2][0]
+    )
+    await page.reload()  # the page is in the URL
+    await expect(page.locator("table.records tbody tr").first).to_have_attribute(
+        "data-id", pages[-2][0]
+    )
+    assert await shown_ids(page) == pages[-2]
+    await trail.assert_clean()
