@@ -354,3 +354,162 @@ async def test_paging_older_reaches_the_oldest_record_and_newer_comes_back(
     )
     assert await shown_ids(page) == pages[-2]
     await trail.assert_clean()
+
+
+# ---------------------------------------------------------------- a record and its proof
+
+
+async def test_a_record_page_shows_its_history_and_verified(open_ui, ui_server, seeded):
+    changed = seeded["changed"]
+    record = await open_ui(ui_server, f"/ui/audits/{changed['id']}")
+    page = record.page
+    await expect(page.locator("#verify-badge")).to_have_text("verified", timeout=RENDER_TIMEOUT_MS)
+
+    history = page.locator("table.history tbody tr")
+    await expect(history).to_have_count(2)
+    await expect(history.nth(0)).to_contain_text("create")
+    await expect(history.nth(1)).to_contain_text("update")
+    shown_details = await page.locator('dd[data-field="details"] pre').inner_text()
+    current = httpx.get(f"{ui_server.base_url}/api/v1/audits/{changed['id']}").json()
+    assert json.loads(shown_details) == current["details"]
+    assert '\n  "approved_by": "finance"' in shown_details  # pretty-printed, not one line
+    for field in ("entity_id", "status", "ledger_seq"):
+        await expect(page.locator(f'dd[data-field="{field}"]')).to_have_text(str(current[field]))
+    # Trust on first use: the key the server names is now the one this browser checks with.
+    trusted = await page.evaluate("JSON.parse(localStorage.getItem('looped-needle.verifier-key'))")
+    assert trusted["key"] == os.environ["LEDGER_VERIFIER_KEY"] and trusted["source"] == "first-use"
+    await record.assert_clean()
+    await record.snap("record")
+
+
+async def test_a_record_changed_behind_the_api_shows_failed(open_ui, ui_server, seeded, ui_database):
+    victim = seeded["victim"]["id"]
+    db = await asyncpg.connect(ui_database)  # a superuser, on this module's own database
+    try:
+        await db.execute("ALTER TABLE audit DISABLE TRIGGER USER")
+        await db.execute(
+            """UPDATE audit SET details = '{"reason": "nothing to see"}' WHERE id = $1""",
+            uuid.UUID(victim),
+        )
+        await db.execute("ALTER TABLE audit ENABLE TRIGGER USER")
+    finally:
+        await db.close()
+
+    record = await open_ui(ui_server, f"/ui/audits/{victim}")
+    badge = record.page.locator("#verify-badge")
+    await expect(badge).to_have_text("failed", timeout=RENDER_TIMEOUT_MS)
+    await expect(record.page.locator("#verify-reason")).to_contain_text(
+        "the API serves details different from the last journal entry"
+    )
+    await record.snap("record-failed")
+
+
+async def test_a_checkpoint_not_signed_by_the_pinned_key_shows_failed(open_ui, ui_server, seeded):
+    from ledger.note import generate_key
+
+    _, other_key = generate_key("looped-needle.test/audit")  # same name, another key
+    settings = await open_ui(ui_server, "/ui/settings")
+    page = settings.page
+    await page.get_by_label("Pin a verifier key").fill(other_key)
+    await page.get_by_role("button", name="Pin this key").click()
+    await expect(page.locator("#trusted-key")).to_have_text(other_key)
+    await settings.snap("keys")
+
+    await page.goto(f"{ui_server.base_url}/ui/audits/{seeded['changed']['id']}")
+    await expect(page.locator("#verify-badge")).to_have_text("failed", timeout=RENDER_TIMEOUT_MS)
+    await expect(page.locator("#verify-reason")).to_contain_text("no signature by the trusted key")
+
+
+# ---------------------------------------------------------------- the browser's crypto
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def inclusion_cases() -> list[dict]:
+    """Proofs from ledger/merkle.py (itself checked against pymerkle), and broken variants."""
+    from ledger import merkle
+
+    cases = []
+    for size in (1, 2, 3, 5, 7, 8, 13):
+        store = merkle.MemoryStore.from_leaves(f"leaf {i}".encode() for i in range(size))
+        root = store.root(size)
+        for index in range(size):
+            proof = merkle.inclusion_proof(index, size, store.get_node)
+            leaf = merkle.leaf_hash(f"leaf {index}".encode())
+            good = {"leaf": b64(leaf), "index": index, "size": size, "root": b64(root)}
+            cases.append({**good, "proof": [b64(p) for p in proof], "valid": True})
+            if index + 1 < size:
+                cases.append({**good, "index": index + 1, "proof": [b64(p) for p in proof]})
+            if proof:
+                cases.append({**good, "proof": [b64(p) for p in proof[:-1]]})
+            cases.append({**good, "proof": [b64(p) for p in [*proof, root]]})
+            cases.append({**good, "root": b64(merkle.node_hash(root, root)), "proof": [b64(p) for p in proof]})
+    for case in cases:
+        case.setdefault("valid", False)
+        try:
+            merkle.check_inclusion(
+                base64.b64decode(case["leaf"]),
+                case["index"],
+                case["size"],
+                [base64.b64decode(p) for p in case["proof"]],
+                base64.b64decode(case["root"]),
+            )
+            case["python"] = True
+        except merkle.InvalidProof:
+            case["python"] = False
+    return cases
+
+
+CHECK_INCLUSION_IN_PAGE = """async (cases) => {
+  const v = await import("./assets/verify.js");
+  const bytes = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  const results = [];
+  for (const c of cases) {
+    try {
+      await v.checkInclusion(bytes(c.leaf), c.index, c.size, c.proof.map(bytes), bytes(c.root));
+      results.push(true);
+    } catch (error) {
+      results.push(false);
+    }
+  }
+  return results;
+}"""
+
+OPEN_NOTE_IN_PAGE = """async ([note, key]) => {
+  const v = await import("./assets/verify.js");
+  try {
+    return v.parseCheckpoint(await v.openNote(note, await v.parseVerifierKey(key))).size;
+  } catch (error) {
+    return error.message;
+  }
+}"""
+
+
+async def test_the_page_checks_inclusion_proofs_as_the_python_verifier_does(open_ui, ui_server):
+    cases = inclusion_cases()
+    page = (await open_ui(ui_server, "/ui/settings")).page
+    in_browser = await page.evaluate(CHECK_INCLUSION_IN_PAGE, cases)
+    assert in_browser == [case["python"] for case in cases]
+    assert [case["python"] for case in cases] == [case["valid"] for case in cases]
+
+
+async def test_the_page_checks_checkpoint_signatures_as_the_python_verifier_does(
+    open_ui, ui_server
+):
+    from ledger.note import Checkpoint, generate_key, parse_signer, sign_checkpoint
+
+    signer_key, verifier_key = generate_key("example.test/log")
+    _, stranger_key = generate_key("example.test/log")
+    note = sign_checkpoint(Checkpoint("example.test/log", 42, bytes(32)), parse_signer(signer_key))
+    forged = note.replace("\n42\n", "\n43\n")
+    wrong_id = verifier_key.replace(verifier_key.split("+")[1], "00000000")
+    page = (await open_ui(ui_server, "/ui/settings")).page
+
+    assert await page.evaluate(OPEN_NOTE_IN_PAGE, [note, verifier_key]) == 42
+    assert "does not verify" in await page.evaluate(OPEN_NOTE_IN_PAGE, [forged, verifier_key])
+    assert "no signature by the trusted key" in await page.evaluate(
+        OPEN_NOTE_IN_PAGE, [note, stranger_key]
+    )
+    assert "key id does not match" in await page.evaluate(OPEN_NOTE_IN_PAGE, [note, wrong_id])
