@@ -100,7 +100,7 @@ def api_body(index: int, entity_id: uuid.UUID) -> dict:
         "action_type": "login" if login else ("update" if index % 3 == 1 else "export"),
         "entity_type": "session" if login else "invoice",
         "entity_id": str(entity_id),
-        "user_id": str(uuid.UUID(int=index + 1)),
+        "user_id": str(uuid.uuid4()),
         "status": "failure" if login and index % 2 else "success",
         "details": {"reason": "bad password"} if login and index % 2 else {"n": index},
         "ip_address": "203.0.113.7",
@@ -193,7 +193,9 @@ class Recorded:
         self.origin = origin
         self.requested: list[str] = []
         self.console_errors: list[str] = []
+        self.statuses: list[int] = []
         page.on("request", lambda request: self.requested.append(request.url))
+        page.on("response", lambda response: self.statuses.append(response.status))
         page.on(
             "console",
             lambda message: message.type == "error" and self.console_errors.append(message.text),
@@ -287,7 +289,7 @@ async def test_the_trail_shows_the_seeded_records_newest_first(open_ui, ui_serve
     await expect(first).to_contain_text(newest["action_type"])
     await expect(trail.page.get_by_role("status").first).to_contain_text(f"{seeded['total']} records")
     await trail.assert_clean()
-    await trail.snap("trail")
+    await trail.snap("trail", full_page=False)
 
 
 async def test_filters_narrow_the_trail_and_survive_a_reload(open_ui, ui_server, seeded):
@@ -368,7 +370,7 @@ async def test_a_record_page_shows_its_history_and_verified(open_ui, ui_server, 
     history = page.locator("table.history tbody tr")
     await expect(history).to_have_count(2)
     await expect(history.nth(0)).to_contain_text("create")
-    await expect(history.nth(1)).to_contain_text("update")
+    await expect(history.nth(1)).to_contain_text("update: details, status")
     shown_details = await page.locator('dd[data-field="details"] pre').inner_text()
     current = httpx.get(f"{ui_server.base_url}/api/v1/audits/{changed['id']}").json()
     assert json.loads(shown_details) == current["details"]
@@ -513,3 +515,149 @@ async def test_the_page_checks_checkpoint_signatures_as_the_python_verifier_does
         OPEN_NOTE_IN_PAGE, [note, stranger_key]
     )
     assert "key id does not match" in await page.evaluate(OPEN_NOTE_IN_PAGE, [note, wrong_id])
+
+
+# ---------------------------------------------------------------- at a glance
+
+
+async def test_the_chart_draws_one_bar_per_bucket_of_the_stats_route(open_ui, ui_server, seeded):
+    stats = httpx.get(
+        f"{ui_server.base_url}/api/v1/audits/stats",
+        params={"group_by": "status", "interval": "day"},
+    ).json()
+    per_bucket: dict[str, int] = {}
+    for bucket in stats["buckets"]:
+        per_bucket[bucket["start"]] = per_bucket.get(bucket["start"], 0) + bucket["count"]
+    assert len(per_bucket) > IMPORTED  # the imported days, and today
+
+    glance = await open_ui(ui_server, "/ui/glance?group_by=status&interval=day")
+    bars = glance.page.locator("svg.chart g.bar")
+    await expect(bars).to_have_count(len(per_bucket), timeout=RENDER_TIMEOUT_MS)
+    drawn = {
+        await bar.get_attribute("data-start"): int(await bar.get_attribute("data-total"))
+        for bar in await bars.all()
+    }
+    assert drawn == per_bucket
+    legend = await glance.page.locator(".legend li").all_inner_texts()
+    assert sorted(item.split(" ")[0] for item in legend) == sorted(
+        {bucket["group"] for bucket in stats["buckets"]}
+    )
+    await glance.assert_clean()
+    await glance.snap("glance")
+
+    await glance.page.get_by_label("Group by").select_option("action_type")
+    await expect(glance.page).to_have_url(re.compile("group_by=action_type"))
+    await expect(glance.page.locator(".legend li")).to_contain_text(["login"])
+
+
+# ---------------------------------------------------------------- ask
+
+
+def chosen(**filters) -> str:
+    """What the model answers: every list filter, null unless chosen."""
+    from audits.schemas import AuditFilters
+
+    return json.dumps({name: filters.get(name) for name in AuditFilters.model_fields})
+
+
+async def test_ask_shows_the_filters_the_model_chose_and_opens_them_in_the_trail(
+    open_ui, ui_server, seeded, fake_ai
+):
+    fake_ai.script(ok(chosen(action_type="login", status="failure")))
+    ask = await open_ui(ui_server, "/ui/ask")
+    page = ask.page
+    await page.get_by_label("Your question").fill("failed logins")
+    await page.get_by_role("button", name="Ask").click()
+
+    form = page.get_by_role("form", name="Chosen filters")
+    await expect(form.get_by_label("Action")).to_have_value("login", timeout=RENDER_TIMEOUT_MS)
+    await expect(form.get_by_label("Status")).to_have_value("failure")
+    wanted = listed_ids(ui_server, action_type="login", status="failure")
+    await expect(page.locator("table.records tbody tr")).to_have_count(len(wanted))
+    assert await shown_ids(page) == wanted
+    assert fake_ai.requests[-1]["messages"][-1]["content"] == "failed logins"
+    await ask.snap("ask")
+
+    await form.get_by_label("Status").select_option("success")  # edited before applying
+    await form.get_by_role("button", name="Show in the trail").click()
+    await expect(page).to_have_url(re.compile(r"/ui\?"))
+    assert parse_qs(urlsplit(page.url).query) == {"action_type": ["login"], "status": ["success"]}
+    wanted = listed_ids(ui_server, action_type="login", status="success")
+    await expect(page.locator("table.records tbody tr")).to_have_count(len(wanted))
+    await ask.assert_clean()
+
+
+# ---------------------------------------------------------------- keys required, no AI
+
+
+async def minted_key(database_url: str, *scopes: str) -> str:
+    minted = mint_key()
+    db = await asyncpg.connect(database_url)
+    try:
+        await db.execute(
+            "INSERT INTO api_key (id, name, prefix, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5)",
+            uuid.uuid4(),
+            "viewer",
+            minted.prefix,
+            minted.secret_hash,
+            list(scopes),
+        )
+    finally:
+        await db.close()
+    return minted.key
+
+
+async def test_with_keys_required_it_asks_once_and_keeps_the_key_out_of_urls_and_cookies(
+    open_ui, locked_server, ui_database, seeded
+):
+    key = await minted_key(ui_database, "audits:read", "ai")
+    trail = await open_ui(locked_server, "/ui")
+    page = trail.page
+    dialog = page.get_by_role("dialog", name="This service needs an API key")
+    await expect(dialog).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    await trail.snap("api-key", full_page=False)
+    await dialog.get_by_label("API key").fill(key)
+    await dialog.get_by_role("button", name="Use this key").click()
+
+    await expect(page.locator("table.records tbody tr")).to_have_count(20)
+    await page.locator("table.records tbody tr a").first.click()
+    await expect(page.locator("#verify-badge")).to_have_text(
+        re.compile("verified|failed"), timeout=RENDER_TIMEOUT_MS
+    )
+    await page.reload()
+    await expect(page.locator("table.history tbody tr").first).to_be_visible()
+    await expect(dialog).to_be_hidden()
+
+    await page.get_by_role("link", name="Ask").click()
+    await page.get_by_label("Your question").fill("anything odd today?")
+    await page.get_by_role("button", name="Ask").click()
+    await expect(page.get_by_role("alert")).to_contain_text("not set up on this server")
+
+    assert trail.statuses.count(401) == 1  # asked once: every later call carried the key
+    assert await page.context.cookies() == []
+    assert not [url for url in trail.requested if key in url or key.split("_")[2] in url]
+    await trail.assert_clean()
+
+
+# ---------------------------------------------------------------- a phone
+
+
+@pytest.mark.parametrize("view", ["trail", "record", "glance"])
+async def test_the_viewer_fits_a_phone_width_screen(open_ui, ui_server, seeded, view):
+    path = {
+        "trail": "/ui",
+        "record": f"/ui/audits/{seeded['changed']['id']}",
+        "glance": "/ui/glance",
+    }[view]
+    phone = await open_ui(ui_server, path, width=390, height=844)
+    ready = {
+        "trail": "table.records tbody tr",
+        "record": "table.history tbody tr",
+        "glance": "svg.chart g.bar",
+    }[view]
+    await expect(phone.page.locator(ready).first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    widths = await phone.page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1] == 390
+    await phone.snap(f"{view}-390", full_page=False)

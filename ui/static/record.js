@@ -23,11 +23,25 @@ function fieldList(record) {
   return h("dl", { class: "fields-list" }, names.map((name) => h("div", {}, h("dt", {}, name), h("dd", { "data-field": name }, valueOf(name, record[name])))));
 }
 
+// What every change moves anyway; the rest is what the change was about.
+const BOOKKEEPING = new Set(["ledger_seq", "updated_at"]);
+
+function changedFields(before, after) {
+  if (!before || !after) return [];
+  const names = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...names].filter((name) => !BOOKKEEPING.has(name) && JSON.stringify(before[name]) !== JSON.stringify(after[name])).sort();
+}
+
+function cell(label, ...content) {
+  return h("td", { "data-label": label }, h("div", {}, ...content));
+}
+
 function historyTable(proof) {
+  let previous = null;
   return h(
     "table",
     { class: "history" },
-    h("caption", {}, "Journal history, oldest first"),
+    h("caption", { class: "visually-hidden" }, "Journal history, oldest first"),
     h("thead", {}, h("tr", {}, ["#", "Change", "When", "By", "Sealed", "State"].map((name) => h("th", { scope: "col" }, name)))),
     h(
       "tbody",
@@ -37,15 +51,17 @@ function historyTable(proof) {
         try {
           state = decodeLeaf(entry);
         } catch {}
+        const changed = changedFields(previous, state.record);
+        previous = state.record;
         return h(
           "tr",
           { class: "entry" },
-          h("td", { "data-label": "#" }, String(entry.seq)),
-          h("td", { "data-label": "Change" }, entry.change),
-          h("td", { "data-label": "When" }, timeElement(state.at)),
-          h("td", { "data-label": "By" }, state.by || h("span", { class: "muted" }, "no key"), state.db_user ? h("span", { class: "muted" }, ` (db: ${state.db_user})`) : null),
-          h("td", { "data-label": "Sealed" }, entry.leaf_index === null ? h("span", { class: "muted" }, "pending") : `leaf ${entry.leaf_index}`),
-          h("td", { "data-label": "State" }, h("details", {}, h("summary", {}, "record as journaled"), h("pre", { class: "json" }, JSON.stringify(state.record ?? null, null, 2)))),
+          cell("#", String(entry.seq)),
+          cell("Change", entry.change, changed.length ? h("span", { class: "muted" }, `: ${changed.join(", ")}`) : null),
+          cell("When", timeElement(state.at)),
+          cell("By", state.by || h("span", { class: "muted" }, "no key"), state.db_user ? h("span", { class: "muted" }, ` (db: ${state.db_user})`) : null),
+          cell("Sealed", entry.leaf_index === null ? h("span", { class: "muted" }, "pending") : `leaf ${entry.leaf_index}`),
+          cell("State", h("details", {}, h("summary", {}, "record as journaled"), h("pre", { class: "json" }, JSON.stringify(state.record ?? null, null, 2)))),
         );
       }),
     ),

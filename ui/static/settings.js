@@ -21,7 +21,7 @@ function verifierSection(rerender) {
   const problem = h("p", { class: "error", role: "alert", hidden: true });
   const form = h(
     "form",
-    { "aria-label": "Pin a verifier key" },
+    {},
     h("label", { for: "pinned-key" }, "Pin a verifier key (from your operator, out of band)"),
     input,
     problem,

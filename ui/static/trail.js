@@ -15,7 +15,8 @@ export function trailHref(params) {
 }
 
 function cell(label, ...content) {
-  return h("td", { "data-label": label }, ...content);
+  // One wrapper, so a phone's two-column card keeps the content in one column.
+  return h("td", { "data-label": label }, h("span", {}, ...content));
 }
 
 /** The records as a table; each row links to its record page. */
