@@ -65,7 +65,9 @@ def search_system_prompt(now: datetime) -> str:
         "Turn a question about an audit trail into list filters. Records have: action_type "
         f"(one of {', '.join(ActionType.__args__)}), entity_type (free text, e.g. invoice), "
         "entity_id and user_id (UUIDs), status (one of "
-        f"{', '.join(Status.__args__)}), created_at. Use null for every filter the question "
+        f"{', '.join(Status.__args__)}), created_at, details (a JSON object; to match records "
+        "whose details contain some keys and values, give details as JSON text such as "
+        '{"field":"amount"}). Use null for every filter the question '
         "does not pin down. Times are RFC 3339 with an offset; created_after is inclusive, "
         f"created_before exclusive. The current time is {now.isoformat()}. Answer only in "
         "the JSON schema given."
@@ -87,6 +89,7 @@ SEARCH_PROPERTIES = {
     "created_after": _nullable({"type": "string"}),
     "created_before": _nullable({"type": "string"}),
     "recorded_by": _nullable({"type": "string"}),
+    "details": _nullable({"type": "string"}),
 }
 SEARCH_SCHEMA = {
     "name": "audit_filters",

@@ -22,10 +22,11 @@ from ai.schemas import (
     UsageQuery,
     UsageReport,
 )
+from audits import paging
 from audits import queries as audit_queries
 from audits.schemas import AuditFilters
 from errors import AIBadResponse, error_responses
-from responses import JSONText, page_json
+from responses import JSONText
 from settings import SettingsDep
 
 router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
@@ -78,8 +79,8 @@ async def summarise_audits(
     request: Annotated[SummaryRequest, Body()], ai: AIDep
 ) -> SummaryResponse:
     filters = request.model_dump(exclude={"max_records"}, exclude_none=True)
-    page, _, _ = await audit_queries.list_audits(filters, request.max_records, 0, exact_up_to=None)
-    rows = json.loads(page)
+    page = await audit_queries.list_audits(filters, request.max_records, 0, exact_up_to=None)
+    rows = json.loads(page.items)
     if not rows:
         return SummaryResponse(
             summary="No audit records match these filters, so there is nothing to summarise.",
@@ -119,7 +120,8 @@ async def summarise_audits(
     description="The model turns `question` into audits list filters (never SQL). The "
     "filters are validated exactly like the list route's query; if the model's filters fail "
     "validation the answer is 502 `ai_bad_response` and no query runs. Otherwise the normal "
-    "list query runs and the page is returned with the filters used.",
+    "list query runs and the page is returned with the filters used, with `next_cursor` / "
+    "`prev_cursor` as in the audits list (send one back as `cursor` with the same question).",
     response_model=SearchResponse,
     responses=AI_ERRORS,
     dependencies=[require("ai", "audits:read")],
@@ -140,16 +142,20 @@ async def search_audits(
         filters = AuditFilters.model_validate(completion.parsed)
     except ValidationError:
         raise AIBadResponse("The AI service proposed filters that are not valid.") from None
-    items, total, estimated = await audit_queries.list_audits(
-        filters.model_dump(exclude_none=True),
+    chosen = filters.model_dump(exclude_none=True)
+    location = ("body", "cursor")
+    after = paging.read_cursor(request.cursor, request.offset, chosen, settings, location)
+    page = await audit_queries.list_audits(
+        chosen,
         request.limit,
         request.offset,
         exact_up_to=settings.list_exact_total_up_to,
+        after=after,
     )
-    page = page_json(
-        items, total, estimated, request.limit, request.offset, filters=filters.model_dump_json()
+    used = filters.model_dump_json()
+    return JSONText(
+        paging.render_page(page, chosen, request.limit, request.offset, settings, filters=used)
     )
-    return JSONText(page)
 
 
 @router.get(

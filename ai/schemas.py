@@ -103,11 +103,21 @@ class SearchRequest(BaseModel):
     question: str = Field(min_length=1, max_length=1000, pattern=r"^[^\x00]*$")
     limit: int = Field(default=20, ge=1, le=50)
     offset: int = Field(default=0, ge=0, le=1_000_000)
+    cursor: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="A previous answer's `next_cursor` or `prev_cursor`, with the same "
+        "question. It holds only if the model chooses the same filters again; otherwise, or "
+        "if forged or sent with `offset` > 0, it is a 422 on `body.cursor`.",
+    )
 
 
 class SearchResponse(BaseModel):
     filters: AuditFilters = Field(description="The filters the model chose, as validated.")
     items: list[AuditOut]
+    next_cursor: str | None = Field(description="As in the audits list: the next older page.")
+    prev_cursor: str | None = Field(description="As in the audits list: the next newer page.")
     total: int = Field(description="As in the audits list: exact up to 10,000, else estimated.")
     total_is_estimate: bool
     limit: int

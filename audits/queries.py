@@ -20,6 +20,7 @@ from uuid import UUID
 
 from piccolo.columns import JSONB, Column
 
+from audits.cursor import Cursor
 from audits.schemas import AuditCreate, AuditFilters
 from audits.tables import Audit
 from db import DATABASE_NOW, connection, run
@@ -34,6 +35,7 @@ ID, STATUS, DETAILS = _name(Audit.id), _name(Audit.status), _name(Audit.details)
 CREATED_AT, UPDATED_AT = _name(Audit.created_at), _name(Audit.updated_at)
 LIVE = f"{_name(Audit.deleted_at)} IS NULL"
 NEWEST_FIRST = f"ORDER BY {CREATED_AT} DESC, {ID} DESC"
+OLDEST_FIRST = f"ORDER BY {CREATED_AT}, {ID}"
 
 # The public fields: every column but the soft-delete stamp, in the table's order.
 # row_to_json() of a row with exactly these columns renders the record compactly, keys in
@@ -92,12 +94,13 @@ UPDATE_SQL = f"""
     FROM target
 """
 
-# Each list filter compares one column with one bound value: equality, except the window.
-WINDOW = {"created_after": f"{CREATED_AT} >= ", "created_before": f"{CREATED_AT} < "}
+# Each list filter compares one column with one bound value: equality, except the window and
+# the `details` containment (`@>`, served by a GIN jsonb_path_ops index).
+WINDOW = {"created_after": f"{CREATED_AT} >= ${{n}}", "created_before": f"{CREATED_AT} < ${{n}}"}
 FILTER_COMPARISONS = {
-    name: WINDOW.get(name) or f"{_name(Audit._meta.get_column_by_name(name))} = "
+    name: WINDOW.get(name) or f"{_name(Audit._meta.get_column_by_name(name))} = ${{n}}"
     for name in AuditFilters.model_fields
-}
+} | {"details": f"{DETAILS} @> ${{n}}::jsonb"}
 
 
 def where_clause(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -107,21 +110,44 @@ def where_clause(filters: dict[str, Any]) -> tuple[str, list[Any]]:
         value = filters.get(name)
         if value is not None:
             params.append(value)
-            clauses.append(f"{comparison}${len(params)}")
+            clauses.append(comparison.format(n=len(params)))
     return " AND ".join(clauses), params
 
 
-def page_sql(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    """One page as a JSON array; limit and offset are the last two parameters."""
+def page_sql(filters: dict[str, Any], after: Cursor | None = None) -> tuple[str, list[Any]]:
+    """One page: the records as a JSON array (newest first), the keys of its newest and oldest
+    rows, and whether matches lie beyond each end. Limit and offset are the last two
+    parameters. `after` starts the page past a cursor's row: keyset, so the index walks
+    straight there and a deep page costs what the first one does."""
     where, params = where_clause(filters)
-    n = len(params)
+    base, order = where, NEWEST_FIRST
+    if after is not None:
+        params += [after.created_at, after.id]
+        sign = "<" if after.direction == "older" else ">"
+        where += f" AND ({CREATED_AT}, {ID}) {sign} (${len(params) - 1}, ${len(params)})"
+        order = NEWEST_FIRST if after.direction == "older" else OLDEST_FIRST
+    n, newest, oldest = len(params), f"{CREATED_AT} DESC, {ID} DESC", f"{CREATED_AT}, {ID}"
     # Not json_agg(): it puts a newline between elements; this joins them with a bare comma.
-    sql = (
-        "SELECT coalesce('[' || string_agg(row_to_json(record)::text, ',' "
-        f"ORDER BY record.{CREATED_AT} DESC, record.{ID} DESC) || ']', '[]') "
-        f"FROM (SELECT {RECORD_COLUMNS} FROM {TABLE} WHERE {where} "
-        f"{NEWEST_FIRST} LIMIT ${n + 1} OFFSET ${n + 2}) AS record"
-    )
+    sql = f"""
+        WITH page AS (
+            SELECT {RECORD_COLUMNS} FROM {TABLE} WHERE {where} {order}
+            LIMIT ${n + 1} OFFSET ${n + 2}
+        ), ends AS (
+            SELECT coalesce('[' || string_agg(row_to_json(page)::text, ',' ORDER BY {newest})
+                            || ']', '[]') AS items,
+                   (array_agg({CREATED_AT} ORDER BY {newest}))[1] AS newest_at,
+                   (array_agg({ID} ORDER BY {newest}))[1] AS newest_id,
+                   (array_agg({CREATED_AT} ORDER BY {oldest}))[1] AS oldest_at,
+                   (array_agg({ID} ORDER BY {oldest}))[1] AS oldest_id
+            FROM page
+        )
+        SELECT items, newest_at, newest_id, oldest_at, oldest_id,
+               EXISTS (SELECT 1 FROM {TABLE} WHERE {base}
+                       AND ({CREATED_AT}, {ID}) > (newest_at, newest_id)) AS has_newer,
+               EXISTS (SELECT 1 FROM {TABLE} WHERE {base}
+                       AND ({CREATED_AT}, {ID}) < (oldest_at, oldest_id)) AS has_older
+        FROM ends
+    """
     return sql, params
 
 
@@ -166,26 +192,42 @@ async def get_audit(audit_id: UUID) -> str | None:
         return await conn.fetchval(GET_SQL, audit_id)
 
 
+@dataclass(frozen=True)
+class Page:
+    items: str  # JSON array text, newest first
+    total: int | None
+    total_is_estimate: bool
+    newest: Cursor | None  # the newest row's key, when there is a newer match (else None)
+    oldest: Cursor | None  # the oldest row's key, when there is an older match (else None)
+
+
 async def list_audits(
-    filters: dict[str, Any], limit: int, offset: int, *, exact_up_to: int | None
-) -> tuple[str, int | None, bool]:
-    """One page (JSON array text), newest first with ties broken by id so pages are stable.
+    filters: dict[str, Any],
+    limit: int,
+    offset: int,
+    *,
+    exact_up_to: int | None,
+    after: Cursor | None = None,
+) -> Page:
+    """One page, newest first with ties broken by id so pages are stable; past `after` if given.
 
     With `exact_up_to`, also the total: exact while it is at most that many, else the
     planner's estimate (never below what was counted), flagged as an estimate.
     """
-    sql, params = page_sql(filters)
+    sql, params = page_sql(filters, after)
     async with connection() as conn:
-        page = await conn.fetchval(sql, *params, limit, offset)
-        if exact_up_to is None:
-            return page, None, False
-        sql, params = count_sql(filters, exact_up_to)
-        total = await conn.fetchval(sql, *params)
-        if total <= exact_up_to:
-            return page, total, False
-        sql, params = estimate_sql(filters)
-        plan = json.loads(await conn.fetchval(sql, *params))
-    return page, max(total, int(plan[0]["Plan"]["Plan Rows"])), True
+        row = await conn.fetchrow(sql, *params, limit, offset)
+        total, estimated = None, False
+        if exact_up_to is not None:
+            sql, params = count_sql(filters, exact_up_to)
+            total = await conn.fetchval(sql, *params)
+            if total > exact_up_to:
+                sql, params = estimate_sql(filters)
+                plan = json.loads(await conn.fetchval(sql, *params))
+                total, estimated = max(total, int(plan[0]["Plan"]["Plan Rows"])), True
+    newer = Cursor("newer", row["newest_at"], row["newest_id"]) if row["has_newer"] else None
+    older = Cursor("older", row["oldest_at"], row["oldest_id"]) if row["has_older"] else None
+    return Page(row["items"], total, estimated, newer, older)
 
 
 @dataclass(frozen=True)

@@ -5,26 +5,38 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Header, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from access.auth import acting, require
-from audits import queries
+from audits import export, paging, queries, stats
 from audits.schemas import (
     AuditCreate,
+    AuditExportQuery,
     AuditListQuery,
     AuditOut,
     AuditPage,
+    AuditStats,
+    AuditStatsQuery,
     AuditUpdate,
     details_size,
 )
 from errors import AuditNotFound, InvalidStatusTransition, error_responses
-from responses import JSONText, page_json
+from responses import ClosingStream, JSONBytes, JSONText
 from settings import SettingsDep
 
 router = APIRouter(prefix="/api/v1/audits", tags=["audits"])
 
 COMMON_ERRORS = error_responses(422, 500, 503)
+CURSOR_PAGING = (
+    "Cursor paging (keyset on `created_at`, `id`): every page carries `next_cursor` (the next "
+    "older page; null when there is none) and `prev_cursor` (the next newer page; null on the "
+    "newest page). Send one back as `cursor`, with the same filters and no `offset`; a deep "
+    "page then costs what the first costs. A forged, malformed or changed cursor, one made "
+    "for other filters, or one with `offset` > 0 is a 422 `validation_error` on "
+    "`query.cursor`. Cursors are signed with a key derived from LEDGER_SIGNING_KEY, so they "
+    "work on every worker and across restarts."
+)
 Writer = acting("audits:write")
 Deleter = acting("audits:delete")
 
@@ -62,22 +74,101 @@ async def create_audit(
     summary="List audit records",
     description="Newest first (`created_at` desc, then `id` desc, so pages are stable). "
     "Filters combine with AND; `created_after` is inclusive, `created_before` exclusive, "
-    "both RFC 3339 with a UTC offset (a window that ends before it starts is simply empty). "
+    "both RFC 3339 with a UTC offset (a window that ends before it starts is simply empty); "
+    "`details` is a URL-encoded JSON object the records' `details` must contain (`@>`). "
     "`limit` is 1-50 (default 20; larger is a 422, not "
     "clamped); `offset` is 0-1,000,000. Unknown query parameters are refused. Deleted records "
     "are never listed. `total` is exact up to 10,000 matches; past that it is PostgreSQL's "
     "estimate and `total_is_estimate` is true (an exact count of millions of rows would cost "
-    "more than the page).",
+    "more than the page). " + CURSOR_PAGING,
     response_model=AuditPage,
     responses=COMMON_ERRORS,
     dependencies=[require("audits:read")],
 )
 async def list_audits(query: Annotated[AuditListQuery, Query()], settings: SettingsDep) -> JSONText:
-    filters = query.model_dump(exclude={"limit", "offset"}, exclude_none=True)
-    items, total, estimated = await queries.list_audits(
-        filters, query.limit, query.offset, exact_up_to=settings.list_exact_total_up_to
+    filters = query.model_dump(exclude={"limit", "offset", "cursor"}, exclude_none=True)
+    after = paging.read_cursor(query.cursor, query.offset, filters, settings)
+    page = await queries.list_audits(
+        filters,
+        query.limit,
+        query.offset,
+        exact_up_to=settings.list_exact_total_up_to,
+        after=after,
     )
-    return JSONText(page_json(items, total, estimated, query.limit, query.offset))
+    return JSONText(paging.render_page(page, filters, query.limit, query.offset, settings))
+
+
+EXPORT_MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+
+
+@router.get(
+    "/export",
+    summary="Export audit records (streamed)",
+    description="Every record matching the list filters, streamed: `format=ndjson` (one JSON "
+    "record a line, rendered by PostgreSQL, so integers of any size stay exact) or `csv` "
+    "(RFC 4180, CRLF line ends, a header row of the record's columns, `details` as a JSON "
+    "text column); `order=newest` (default) or `oldest`. Each record carries `ledger_seq`. "
+    "Memory stays constant however many rows match: one server-side cursor in a read-only "
+    "snapshot, fetched 2,000 rows at a time as the client reads. gzip when the request says "
+    "`Accept-Encoding: gzip`. A client that disconnects stops the query. The answer is an "
+    "attachment (`Content-Disposition`); a stream cut short by a server failure ends without "
+    "its final chunk, so the client sees an error rather than a short file.",
+    response_class=ClosingStream,
+    responses={
+        200: {
+            "description": "The records, as a download.",
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        **COMMON_ERRORS,
+    },
+    dependencies=[require("audits:read")],
+)
+async def export_audits(
+    query: Annotated[AuditExportQuery, Query()],
+    accept_encoding: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> ClosingStream:
+    filters = query.model_dump(exclude={"format", "order"}, exclude_none=True)
+    gzip = export.accepts_gzip(accept_encoding)
+    body = await export.start_export(filters, query.order, query.format, gzip=gzip)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{export.filename(query.format)}"',
+        "Vary": "Accept-Encoding",
+    }
+    if gzip:
+        headers["Content-Encoding"] = "gzip"
+    return ClosingStream(body, media_type=EXPORT_MEDIA_TYPES[query.format], headers=headers)
+
+
+@router.get(
+    "/stats",
+    summary="Count audit records per time bucket and group",
+    description="For dashboards: the records matching the list filters, counted per "
+    "`interval` (hour, day or week; buckets start at UTC boundaries, weeks on Monday) and per "
+    "value of `group_by`. Buckets are ordered by `start`, then `group` (null last); empty "
+    "buckets are left out; `total` is the sum. More than 10,000 buckets is a 422 on "
+    "`query.interval`: narrow the window or use a coarser interval.",
+    response_model=AuditStats,
+    responses=COMMON_ERRORS,
+    dependencies=[require("audits:read")],
+)
+async def audit_stats(query: Annotated[AuditStatsQuery, Query()]) -> JSONBytes:
+    filters = query.model_dump(exclude={"group_by", "interval"}, exclude_none=True)
+    try:
+        buckets = await stats.audit_stats(filters, query.group_by, query.interval)
+    except stats.TooManyBuckets:
+        message = f"more than {stats.MAX_BUCKETS} buckets: narrow the filters or coarsen this"
+        raise paging.invalid(("query", "interval"), message) from None
+    return JSONBytes(
+        {
+            "group_by": query.group_by,
+            "interval": query.interval,
+            "buckets": buckets,
+            "total": sum(bucket["count"] for bucket in buckets),
+        }
+    )
 
 
 @router.get(

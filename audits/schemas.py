@@ -107,6 +107,33 @@ def details_size(details: dict[str, Any] | None) -> int:
     return 0 if details is None else len(json.dumps(details, ensure_ascii=False).encode())
 
 
+MAX_CONTAINS_CHARS = 2000
+
+
+def _json_object_text(value: Any) -> Any:
+    """A `details` containment filter: JSON object text (a query) or an object (a body),
+    returned as compact JSON text for `@> $n::jsonb`."""
+    if isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, str) or len(value) > MAX_CONTAINS_CHARS:
+        raise ValueError(f"details must be a JSON object of at most {MAX_CONTAINS_CHARS} chars")
+    try:
+        parsed = json.loads(value, parse_constant=_refuse_constant)
+    except ValueError:
+        raise ValueError("details must be valid JSON (a URL-encoded JSON object)") from None
+    if not isinstance(parsed, dict):
+        raise ValueError('details must be a JSON object, like {"field":"amount"}')
+    check_details(parsed)
+    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+DetailsContains = Annotated[str, BeforeValidator(_json_object_text)]
+
+
 EXAMPLE_AUDIT = {
     "action_type": "update",
     "entity_type": "invoice",
@@ -198,15 +225,37 @@ class AuditFilters(BaseModel):
         max_length=120,
         description="The key that wrote the record, exactly as shown: 'name (prefix)'.",
     )
+    details: DetailsContains | None = Field(
+        default=None,
+        description="A JSON object (URL-encoded in a query): matches records whose `details` "
+        'contain it (PostgreSQL `@>`), e.g. `{"field":"amount"}`.',
+        examples=['{"field":"amount"}'],
+    )
+
+
+CURSOR_DESCRIPTION = (
+    "Opaque: a page's `next_cursor` (older records) or `prev_cursor` (newer ones). Send it "
+    "with the same filters it was made for, and without `offset`; a forged, changed or "
+    "mismatched cursor is a 422 on `query.cursor`."
+)
 
 
 class AuditListQuery(AuditFilters):
     limit: int = Field(default=20, ge=1, le=50, description="Page size, 1-50.")
     offset: int = Field(default=0, ge=0, le=1_000_000, description="Rows to skip.")
+    cursor: str | None = Field(
+        default=None, min_length=1, max_length=500, description=CURSOR_DESCRIPTION
+    )
 
 
 class AuditPage(BaseModel):
     items: list[AuditOut]
+    next_cursor: str | None = Field(
+        description="Send as `cursor` for the next page (older records); null on the last."
+    )
+    prev_cursor: str | None = Field(
+        description="Send as `cursor` for the previous page (newer records); null on the newest."
+    )
     total: int = Field(
         description="Matching records: exact up to 10,000 (LIST_EXACT_TOTAL_UP_TO), beyond "
         "that PostgreSQL's planner estimate and `total_is_estimate` is true."
@@ -214,3 +263,50 @@ class AuditPage(BaseModel):
     total_is_estimate: bool
     limit: int
     offset: int
+
+
+class AuditExportQuery(AuditFilters):
+    format: Literal["ndjson", "csv"] = Field(
+        default="ndjson", description="`ndjson`: one JSON record a line; `csv`: RFC 4180."
+    )
+    order: Literal["newest", "oldest"] = Field(
+        default="newest", description="`newest` first (as the list) or `oldest` first."
+    )
+
+
+class AuditStatsQuery(AuditFilters):
+    group_by: Literal["action_type", "entity_type", "status", "user_id", "recorded_by"] = Field(
+        default="action_type", description="The column each bucket is split by."
+    )
+    interval: Literal["hour", "day", "week"] = Field(
+        default="day", description="Bucket width, in UTC; weeks start on Monday (ISO 8601)."
+    )
+
+
+class StatsBucket(BaseModel):
+    start: datetime = Field(description="The bucket's start, RFC 3339 in UTC (`...Z`).")
+    group: str | None = Field(description="The group's value; null for records without one.")
+    count: int
+
+
+class AuditStats(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "group_by": "status",
+                    "interval": "day",
+                    "buckets": [
+                        {"start": "2026-11-30T00:00:00Z", "group": "failure", "count": 3},
+                        {"start": "2026-11-30T00:00:00Z", "group": "success", "count": 41},
+                    ],
+                    "total": 44,
+                }
+            ]
+        }
+    )
+
+    group_by: str
+    interval: str
+    buckets: list[StatsBucket] = Field(description="Ordered by start, then group (null last).")
+    total: int = Field(description="The sum of the counts: every matching record, once.")

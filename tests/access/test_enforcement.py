@@ -18,6 +18,8 @@ from tests.helpers import assert_error
 REQUIRED_SCOPES = {
     ("POST", "/api/v1/audits"): ["audits:write"],
     ("GET", "/api/v1/audits"): ["audits:read"],
+    ("GET", "/api/v1/audits/export"): ["audits:read"],
+    ("GET", "/api/v1/audits/stats"): ["audits:read"],
     ("GET", "/api/v1/audits/{audit_id}"): ["audits:read"],
     ("PUT", "/api/v1/audits/{audit_id}"): ["audits:write"],
     ("DELETE", "/api/v1/audits/{audit_id}"): ["audits:delete"],
