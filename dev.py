@@ -123,9 +123,7 @@ def run(args: list[str]) -> int:
             print("dev: using the embedded PostgreSQL in .data/pg", flush=True)
             if "auth_required" not in settings.model_fields_set:
                 env["AUTH_REQUIRED"] = "false"
-                print(
-                    "dev: API keys are off for this local database (AUTH_REQUIRED=true: on)"
-                )
+                print("dev: API keys are off for this local database (AUTH_REQUIRED=true: on)")
         if settings.ledger_signing_key is None:
             env["LEDGER_SIGNING_KEY"] = local_ledger_key()
             print(

@@ -34,6 +34,7 @@ RENDER_TIMEOUT_MS = 15_000
 SEAL_TIMEOUT_S = 20
 API_SEEDED = 24
 IMPORTED = 6
+IMPORTER = "importer (0a1b2c3d4e5f)"
 SCREENSHOTS = os.environ.get("UI_SCREENSHOTS_DIR")
 CSP_DIRECTIVES = {
     "default-src": "'self'",
@@ -150,18 +151,18 @@ async def seeded(ui_server, ui_database) -> dict:
     try:
         # Older history, as an import would bring it: the journal records each insert.
         async with db.transaction():
-            await db.execute("SELECT set_config('looped_needle.actor', 'importer (0a1b2c3d4e5f)', true)")
+            await db.execute("SELECT set_config('looped_needle.actor', $1, true)", IMPORTER)
             for days in range(1, IMPORTED + 1):
                 await db.execute(
                     """INSERT INTO audit (id, action_type, entity_type, entity_id, status,
                                           details, created_at, recorded_by)
-                       VALUES ($1, $2, 'invoice', $3, $4, '{"imported": true}', $5,
-                               'importer (0a1b2c3d4e5f)')""",
+                       VALUES ($1, $2, 'invoice', $3, $4, '{"imported": true}', $5, $6)""",
                     uuid.uuid4(),
                     "create" if days % 2 else "delete",
                     uuid.uuid4(),
                     "failure" if days == 3 else "success",
                     datetime.now(UTC) - timedelta(days=days, hours=1),
+                    IMPORTER,
                 )
         await wait_until_sealed(db, ui_server.base_url)
     finally:
@@ -169,13 +170,18 @@ async def seeded(ui_server, ui_database) -> dict:
     return {"changed": changed, "victim": victim, "total": API_SEEDED + 2 + IMPORTED}
 
 
-def listed_ids(server: ServerProcess, **filters) -> list[str]:
+async def api_get(server: ServerProcess, path: str, **params) -> dict:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+        answer = await client.get(f"/api/v1{path}", params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def listed_ids(server: ServerProcess, **filters) -> list[str]:
     """Every matching id, newest first, as the API lists them (offset pages of 50)."""
     ids, offset = [], 0
     while True:
-        page = httpx.get(
-            f"{server.base_url}/api/v1/audits", params={**filters, "limit": 50, "offset": offset}
-        ).json()
+        page = await api_get(server, "/audits", **filters, limit=50, offset=offset)
         ids += [item["id"] for item in page["items"]]
         offset += 50
         if offset >= page["total"]:
@@ -217,7 +223,7 @@ class Recorded:
 
     async def snap(self, name: str, full_page: bool = True) -> None:
         if SCREENSHOTS:
-            Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+            Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once
             await self.page.screenshot(path=f"{SCREENSHOTS}/{name}.png", full_page=full_page)
 
 
@@ -282,12 +288,13 @@ async def test_the_trail_shows_the_seeded_records_newest_first(open_ui, ui_serve
     rows = trail.page.locator("table.records tbody tr")
     await expect(rows).to_have_count(seeded["total"], timeout=RENDER_TIMEOUT_MS)
 
-    assert await shown_ids(trail.page) == listed_ids(ui_server)
+    assert await shown_ids(trail.page) == await listed_ids(ui_server)
     first = rows.first
     newest = seeded["victim"]
     assert await first.get_attribute("data-id") == newest["id"]
     await expect(first).to_contain_text(newest["action_type"])
-    await expect(trail.page.get_by_role("status").first).to_contain_text(f"{seeded['total']} records")
+    summary = trail.page.get_by_role("status").first
+    await expect(summary).to_contain_text(f"{seeded['total']} records")
     await trail.assert_clean()
     await trail.snap("trail", full_page=False)
 
@@ -301,7 +308,7 @@ async def test_filters_narrow_the_trail_and_survive_a_reload(open_ui, ui_server,
 
     await expect(page).to_have_url(re.compile(r"action_type=login"))
     assert parse_qs(urlsplit(page.url).query) == {"action_type": ["login"], "status": ["failure"]}
-    wanted = listed_ids(ui_server, action_type="login", status="failure")
+    wanted = await listed_ids(ui_server, action_type="login", status="failure")
     assert 0 < len(wanted) < seeded["total"]
     await expect(page.locator("table.records tbody tr")).to_have_count(len(wanted))
     assert await shown_ids(page) == wanted
@@ -311,6 +318,37 @@ async def test_filters_narrow_the_trail_and_survive_a_reload(open_ui, ui_server,
     assert await shown_ids(page) == wanted
     await expect(page.get_by_label("Action")).to_have_value("login")
     await expect(page.get_by_label("Status")).to_have_value("failure")
+    await trail.assert_clean()
+
+
+async def test_a_details_filter_finds_the_records_whose_details_contain_it(
+    open_ui, ui_server, seeded
+):
+    trail = await open_ui(ui_server, "/ui")
+    await trail.page.get_by_label("Details contain (JSON object)").fill('{"reason":"bad password"}')
+    await trail.page.get_by_role("button", name="Apply filters").click()
+
+    await expect(trail.page).to_have_url(re.compile("details="))
+    wanted = await listed_ids(ui_server, details='{"reason": "bad password"}')
+    assert wanted and len(wanted) < seeded["total"]
+    await expect(trail.page.locator("table.records tbody tr")).to_have_count(len(wanted))
+    assert await shown_ids(trail.page) == wanted
+
+
+async def test_export_downloads_the_current_filters_as_the_export_route_does(
+    open_ui, ui_server, seeded
+):
+    trail = await open_ui(ui_server, "/ui?status=failure")
+    await expect(trail.page.locator("table.records tbody tr").first).to_be_visible()
+    async with trail.page.expect_download() as started:
+        await trail.page.get_by_role("button", name="Export NDJSON").click()
+    download = await started.value
+    saved = await download.path()
+    lines = Path(saved).read_text().splitlines()  # noqa: ASYNC240 - a small file
+    assert [json.loads(line)["id"] for line in lines] == await listed_ids(
+        ui_server, status="failure"
+    )
+    assert download.suggested_filename.endswith(".ndjson")
     await trail.assert_clean()
 
 
@@ -342,7 +380,8 @@ async def test_paging_older_reaches_the_oldest_record_and_newer_comes_back(
         pages.append(await shown_ids(page))
         seen += pages[-1]
 
-    everything = listed_ids(ui_server)
+    assert "cursor=" in page.url and "offset=" not in page.url  # keyset pages, not offsets
+    everything = await listed_ids(ui_server)
     assert seen == everything and len(pages) == -(-seeded["total"] // 10)
     await expect(page.get_by_text("Older →")).to_have_attribute("aria-disabled", "true")
 
@@ -372,7 +411,7 @@ async def test_a_record_page_shows_its_history_and_verified(open_ui, ui_server, 
     await expect(history.nth(0)).to_contain_text("create")
     await expect(history.nth(1)).to_contain_text("update: details, status")
     shown_details = await page.locator('dd[data-field="details"] pre').inner_text()
-    current = httpx.get(f"{ui_server.base_url}/api/v1/audits/{changed['id']}").json()
+    current = await api_get(ui_server, f"/audits/{changed['id']}")
     assert json.loads(shown_details) == current["details"]
     assert '\n  "approved_by": "finance"' in shown_details  # pretty-printed, not one line
     for field in ("entity_id", "status", "ledger_seq"):
@@ -384,7 +423,9 @@ async def test_a_record_page_shows_its_history_and_verified(open_ui, ui_server, 
     await record.snap("record")
 
 
-async def test_a_record_changed_behind_the_api_shows_failed(open_ui, ui_server, seeded, ui_database):
+async def test_a_record_changed_behind_the_api_shows_failed(
+    open_ui, ui_server, seeded, ui_database
+):
     victim = seeded["victim"]["id"]
     db = await asyncpg.connect(ui_database)  # a superuser, on this module's own database
     try:
@@ -447,7 +488,8 @@ def inclusion_cases() -> list[dict]:
             if proof:
                 cases.append({**good, "proof": [b64(p) for p in proof[:-1]]})
             cases.append({**good, "proof": [b64(p) for p in [*proof, root]]})
-            cases.append({**good, "root": b64(merkle.node_hash(root, root)), "proof": [b64(p) for p in proof]})
+            other_root = b64(merkle.node_hash(root, root))
+            cases.append({**good, "root": other_root, "proof": [b64(p) for p in proof]})
     for case in cases:
         case.setdefault("valid", False)
         try:
@@ -521,10 +563,7 @@ async def test_the_page_checks_checkpoint_signatures_as_the_python_verifier_does
 
 
 async def test_the_chart_draws_one_bar_per_bucket_of_the_stats_route(open_ui, ui_server, seeded):
-    stats = httpx.get(
-        f"{ui_server.base_url}/api/v1/audits/stats",
-        params={"group_by": "status", "interval": "day"},
-    ).json()
+    stats = await api_get(ui_server, "/audits/stats", group_by="status", interval="day")
     per_bucket: dict[str, int] = {}
     for bucket in stats["buckets"]:
         per_bucket[bucket["start"]] = per_bucket.get(bucket["start"], 0) + bucket["count"]
@@ -572,7 +611,7 @@ async def test_ask_shows_the_filters_the_model_chose_and_opens_them_in_the_trail
     form = page.get_by_role("form", name="Chosen filters")
     await expect(form.get_by_label("Action")).to_have_value("login", timeout=RENDER_TIMEOUT_MS)
     await expect(form.get_by_label("Status")).to_have_value("failure")
-    wanted = listed_ids(ui_server, action_type="login", status="failure")
+    wanted = await listed_ids(ui_server, action_type="login", status="failure")
     await expect(page.locator("table.records tbody tr")).to_have_count(len(wanted))
     assert await shown_ids(page) == wanted
     assert fake_ai.requests[-1]["messages"][-1]["content"] == "failed logins"
@@ -582,7 +621,7 @@ async def test_ask_shows_the_filters_the_model_chose_and_opens_them_in_the_trail
     await form.get_by_role("button", name="Show in the trail").click()
     await expect(page).to_have_url(re.compile(r"/ui\?"))
     assert parse_qs(urlsplit(page.url).query) == {"action_type": ["login"], "status": ["success"]}
-    wanted = listed_ids(ui_server, action_type="login", status="success")
+    wanted = await listed_ids(ui_server, action_type="login", status="success")
     await expect(page.locator("table.records tbody tr")).to_have_count(len(wanted))
     await ask.assert_clean()
 
@@ -595,7 +634,8 @@ async def minted_key(database_url: str, *scopes: str) -> str:
     db = await asyncpg.connect(database_url)
     try:
         await db.execute(
-            "INSERT INTO api_key (id, name, prefix, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_key (id, name, prefix, secret_hash, scopes) "
+            "VALUES ($1, $2, $3, $4, $5)",
             uuid.uuid4(),
             "viewer",
             minted.prefix,

@@ -4,7 +4,7 @@ import { ROOT, describe, getJson, query } from "./api.js";
 import { h, replace, svg } from "./dom.js";
 import { describeFilters, filterForm, filtersFrom } from "./filters.js";
 
-const GROUPINGS = { action_type: "Action", status: "Status" };
+const GROUPINGS = { status: "Status", action_type: "Action", entity_type: "Entity type", recorded_by: "Recorded by" };
 const INTERVALS = { hour: "Hour", day: "Day", week: "Week" };
 // Statuses keep their meaning in colour; other groups take the palette in order.
 const STATUS_SERIES = { success: "ok", failure: "bad", pending: "wait" };
@@ -25,7 +25,9 @@ function niceCeiling(value) {
 }
 
 /** One <g class="bar"> per bucket, a stacked <rect> per group in it, a legend and a table. */
-export function chart(stats) {
+export function chart(answer) {
+  // A record with no value in the grouped column (no recording key, say) is its own group.
+  const stats = { ...answer, buckets: answer.buckets.map((bucket) => ({ ...bucket, group: bucket.group ?? "(none)" })) };
   const starts = [...new Set(stats.buckets.map((bucket) => bucket.start))].sort((a, b) => new Date(a) - new Date(b));
   const totals = new Map();
   for (const bucket of stats.buckets) totals.set(bucket.group, (totals.get(bucket.group) || 0) + bucket.count);
@@ -109,7 +111,7 @@ export async function renderGlance(view, { go }) {
   replace(
     view,
     h("h1", {}, "At a glance"),
-    h("p", { class: "lede" }, "How many events happened when, stacked by action or status."),
+    h("p", { class: "lede" }, "How many events happened when, stacked by status, action, entity type or recording key."),
     h("div", { class: "toolbar" }, select("group-by", "Group by", GROUPINGS, groupBy, "group_by"), select("interval", "Per", INTERVALS, interval, "interval")),
     h(
       "details",
