@@ -15,9 +15,11 @@ import base64
 import json
 import os
 import re
+import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
@@ -461,6 +463,35 @@ async def test_a_checkpoint_not_signed_by_the_pinned_key_shows_failed(open_ui, u
     await page.goto(f"{ui_server.base_url}/ui/audits/{seeded['changed']['id']}")
     await expect(page.locator("#verify-badge")).to_have_text("failed", timeout=RENDER_TIMEOUT_MS)
     await expect(page.locator("#verify-reason")).to_contain_text("no signature by the trusted key")
+
+
+def lan_address() -> str | None:
+    """An address of this machine that is not loopback: to a browser, not a secure context.
+
+    Connecting a UDP socket sends nothing; it only asks the kernel which local address would
+    carry traffic towards a private address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 9))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+async def test_over_plain_http_from_another_host_it_says_it_cannot_verify(
+    open_ui, ui_server, seeded
+):
+    address = lan_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address to reach the server by")
+    remote = SimpleNamespace(base_url=ui_server.base_url.replace("127.0.0.1", address))
+    record = await open_ui(remote, f"/ui/audits/{seeded['changed']['id']}")
+    await expect(record.page.locator("#verify-reason")).to_have_text(
+        "cannot verify here: needs HTTPS", timeout=RENDER_TIMEOUT_MS
+    )
+    await expect(record.page.locator("#verify-badge")).to_have_text("cannot verify here")
+    await expect(record.page.locator("table.history tbody tr")).to_have_count(2)
 
 
 # ---------------------------------------------------------------- the browser's crypto

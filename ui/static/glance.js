@@ -8,9 +8,8 @@ const GROUPINGS = { status: "Status", action_type: "Action", entity_type: "Entit
 const INTERVALS = { hour: "Hour", day: "Day", week: "Week" };
 // Statuses keep their meaning in colour; other groups take the palette in order.
 const STATUS_SERIES = { success: "ok", failure: "bad", pending: "wait" };
-const WIDTH = 800;
 const HEIGHT = 300;
-const MARGIN = { top: 24, right: 12, bottom: 40, left: 48 };
+const MARGIN = { top: 24, right: 12, bottom: 40, left: 44 };
 
 function bucketLabel(start, interval) {
   const iso = new Date(start).toISOString();
@@ -21,11 +20,14 @@ function bucketLabel(start, interval) {
 function niceCeiling(value) {
   if (value <= 5) return Math.max(1, value);
   const magnitude = 10 ** Math.floor(Math.log10(value));
-  return [1, 2, 2.5, 5, 10].map((step) => step * magnitude).find((candidate) => candidate >= value);
+  return [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((step) => step * magnitude).find((candidate) => candidate >= value);
 }
 
-/** One <g class="bar"> per bucket, a stacked <rect> per group in it, a legend and a table. */
-export function chart(answer) {
+/**
+ * One <g class="bar"> per bucket, a stacked <rect> per group in it, a legend and a table.
+ * Drawn at the width it will be shown at, so its text stays readable on a phone.
+ */
+export function chart(answer, WIDTH = 800) {
   // A record with no value in the grouped column (no recording key, say) is its own group.
   const stats = { ...answer, buckets: answer.buckets.map((bucket) => ({ ...bucket, group: bucket.group ?? "(none)" })) };
   const starts = [...new Set(stats.buckets.map((bucket) => bucket.start))].sort((a, b) => new Date(a) - new Date(b));
@@ -43,7 +45,7 @@ export function chart(answer) {
   const slot = plotWidth / Math.max(1, starts.length);
   const barWidth = Math.min(56, slot * 0.7);
   const y = (count) => MARGIN.top + plotHeight - (count / top) * plotHeight;
-  const labelEvery = Math.ceil(starts.length / 10);
+  const labelEvery = Math.ceil(starts.length / Math.max(2, Math.floor(plotWidth / 64)));
 
   const grid = [0, top / 2, top].map((value) =>
     svg("g", { class: "tick" }, svg("line", { x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(value), y2: y(value) }), svg("text", { x: MARGIN.left - 6, y: y(value) + 4, "text-anchor": "end" }, Number.isInteger(value) ? value : value.toFixed(1))),
@@ -65,11 +67,11 @@ export function chart(answer) {
       { class: "bar", "data-start": start, "data-total": barTotals[i] },
       svg("title", {}, `${label}: ${barTotals[i]} event${barTotals[i] === 1 ? "" : "s"}`),
       segments,
-      starts.length <= 40 ? svg("text", { class: "count", x: x + barWidth / 2, y: y(barTotals[i]) - 5, "text-anchor": "middle" }, barTotals[i]) : null,
+      slot >= 22 ? svg("text", { class: "count", x: x + barWidth / 2, y: y(barTotals[i]) - 5, "text-anchor": "middle" }, barTotals[i]) : null,
       i % labelEvery === 0 ? svg("text", { class: "axis-label", x: x + barWidth / 2, y: HEIGHT - MARGIN.bottom + 18, "text-anchor": "middle" }, label) : null,
     );
   });
-  const title = `Events per ${stats.interval} by ${GROUPINGS[stats.group_by] || stats.group_by}`;
+  const title = `Events per ${stats.interval}, by ${(GROUPINGS[stats.group_by] || stats.group_by).toLowerCase()}`;
   const figure = svg(
     "svg",
     { class: "chart", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-labelledby": "chart-title chart-desc", preserveAspectRatio: "xMidYMid meet" },
@@ -95,7 +97,7 @@ export function chart(answer) {
       h("tbody", {}, starts.map((start, i) => h("tr", {}, h("th", { scope: "row" }, new Date(start).toISOString().slice(0, 16).replace("T", " ")), groups.map((group) => h("td", {}, counts.get(start).get(group) || 0)), h("td", {}, barTotals[i])))),
     ),
   );
-  return h("figure", { class: "chart-figure" }, figure, h("figcaption", {}, title), legend, table);
+  return h("figure", { class: "chart-figure" }, h("figcaption", {}, title), legend, figure, table);
 }
 
 export async function renderGlance(view, { go }) {
@@ -123,7 +125,8 @@ export async function renderGlance(view, { go }) {
   );
   try {
     const stats = await getJson(`/audits/stats${query({ ...filters, group_by: groupBy, interval })}`);
-    replace(area, stats.buckets.length ? chart(stats) : h("p", {}, "No events match these filters."));
+    const width = Math.max(320, Math.min(1100, area.clientWidth || 800));
+    replace(area, stats.buckets.length ? chart(stats, width) : h("p", {}, "No events match these filters."));
   } catch (error) {
     replace(area, h("p", { class: "error", role: "alert" }, `Could not read the stats: ${describe(error)}`));
   }

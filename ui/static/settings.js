@@ -17,6 +17,10 @@ function apiKeySection(rerender) {
 
 function verifierSection(rerender) {
   const trusted = trustedKey();
+  const forget = () => {
+    forgetTrustedKey();
+    rerender();
+  };
   const input = h("textarea", { id: "pinned-key", rows: 2, spellcheck: "false", placeholder: "name+1a2b3c4d+AZ…" });
   const problem = h("p", { class: "error", role: "alert", hidden: true });
   const form = h(
@@ -25,7 +29,12 @@ function verifierSection(rerender) {
     h("label", { for: "pinned-key" }, "Pin a verifier key (from your operator, out of band)"),
     input,
     problem,
-    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Pin this key")),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit", class: "primary" }, "Pin this key"),
+      trusted ? h("button", { type: "button", onclick: forget }, "Forget the trusted key") : null,
+    ),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -46,7 +55,10 @@ function verifierSection(rerender) {
   getJson("/ledger/public-key").then(
     (key) => {
       const differs = trusted && trusted.key !== key.verifier_key;
-      served.textContent = `The server says its key is ${key.verifier_key}${differs ? " — not the key trusted here: proofs will fail until you check why." : "."}`;
+      served.textContent = differs
+        ? `The server now names another key, ${key.verifier_key}: proofs will fail until you find out why (a rotated key, or another server).`
+        : `The server names the key ${key.verifier_key}.`;
+      served.className = differs ? "notice-inline" : "muted";
     },
     () => (served.textContent = "The server did not say which key signs its checkpoints."),
   );
@@ -62,7 +74,6 @@ function verifierSection(rerender) {
       : h("p", {}, "No key yet: the first check will trust the key the server names (trust on first use). Pin one here to be stricter."),
     served,
     form,
-    trusted ? h("button", { type: "button", onclick: () => { forgetTrustedKey(); rerender(); } }, "Forget the trusted key") : null,
   );
 }
 
