@@ -776,3 +776,24 @@ async def test_the_trail_works_from_the_keyboard_with_a_visible_focus(open_ui, u
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(re.compile(r"/ui/audits/[0-9a-f-]{36}$"))
     await expect(page.locator("#verify-badge")).to_have_text("verified", timeout=RENDER_TIMEOUT_MS)
+
+
+async def test_a_deleted_record_shows_its_last_journaled_state_and_is_verified(
+    open_ui, ui_server, seeded, ui_database
+):
+    async with httpx.AsyncClient(base_url=ui_server.base_url, timeout=10) as client:
+        created = await client.post("/api/v1/audits", json=api_body(2, uuid.uuid4()))
+        deleted = created.json()["id"]
+        assert (await client.delete(f"/api/v1/audits/{deleted}")).status_code == 204
+    db = await asyncpg.connect(ui_database)
+    try:
+        await wait_until_sealed(db, ui_server.base_url)
+    finally:
+        await db.close()
+
+    record = await open_ui(ui_server, f"/ui/audits/{deleted}")
+    page = record.page
+    await expect(page.locator("#verify-badge")).to_have_text("verified", timeout=RENDER_TIMEOUT_MS)
+    await expect(page.get_by_text("the API no longer serves this record")).to_be_visible()
+    await expect(page.locator('dd[data-field="deleted_at"] time')).to_be_visible()
+    await expect(page.locator("table.history tbody tr").nth(1)).to_contain_text("delete")
