@@ -25,6 +25,7 @@ from db import connection
 Format = Literal["ndjson", "csv"]
 Order = Literal["newest", "oldest"]
 CHUNK_ROWS = 2_000
+MARKER = "/* looped-needle audit export */"
 # API statements have asyncpg's short DB_COMMAND_TIMEOUT_S; an export's chunks may take
 # longer on a cold cache, so they get their own bound, on both sides of the wire.
 EXPORT_TIMEOUT_S = 3600
@@ -43,13 +44,14 @@ def export_sql(filters: dict[str, Any], order: Order, format: Format) -> tuple[s
     where, params = where_clause(filters)
     direction = "DESC" if order == "newest" else "ASC"
     ordering = f"ORDER BY {CREATED_AT} {direction}, {ID} {direction}"
+    # The comment names the statement in pg_stat_activity, for operators (and the tests).
     if format == "ndjson":
         sql = (
-            "SELECT row_to_json(record)::text FROM "
+            f"{MARKER} SELECT row_to_json(record)::text FROM "
             f"(SELECT {RECORD_COLUMNS} FROM {TABLE} WHERE {where} {ordering}) AS record"
         )
     else:
-        sql = f"SELECT {CSV_CELLS} FROM {TABLE} WHERE {where} {ordering}"
+        sql = f"{MARKER} SELECT {CSV_CELLS} FROM {TABLE} WHERE {where} {ordering}"
     return sql, params
 
 
