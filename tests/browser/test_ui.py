@@ -687,6 +687,9 @@ async def test_with_keys_required_it_asks_once_and_keeps_the_key_out_of_urls_and
     dialog = page.get_by_role("dialog", name="This service needs an API key")
     await expect(dialog).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     await trail.snap("api-key", full_page=False)
+    await dialog.get_by_label("API key").fill(mint_key().key)  # well-formed, never stored
+    await dialog.get_by_role("button", name="Use this key").click()
+    await expect(dialog.get_by_text("The key given earlier was refused")).to_be_visible()
     await dialog.get_by_label("API key").fill(key)
     await dialog.get_by_role("button", name="Use this key").click()
 
@@ -702,7 +705,8 @@ async def test_with_keys_required_it_asks_once_and_keeps_the_key_out_of_urls_and
     await page.get_by_role("button", name="Ask").click()
     await expect(page.get_by_role("alert")).to_contain_text("not set up on this server")
 
-    assert trail.statuses.count(401) == 1  # asked once: every later call carried the key
+    # The unknown key was refused once; the good one, asked for once, went with every call.
+    assert trail.statuses.count(401) == 2
     assert await page.context.cookies() == []
     assert not [url for url in trail.requested if key in url or key.split("_")[2] in url]
     await trail.assert_clean()

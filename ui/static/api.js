@@ -64,22 +64,26 @@ function askForKey(refused) {
   return pendingPrompt;
 }
 
-async function send(path, options) {
+async function send(path, options, key) {
   const headers = new Headers(options.headers || {});
-  const key = storedKey();
   if (key) headers.set("Authorization", `Bearer ${key}`);
   return fetch(`${API}${path}`, { ...options, headers, credentials: "omit", cache: "no-store" });
 }
 
-/** The raw Response of a call, after at most one round of asking for a key. */
+/** The raw Response of a call; on a 401, ask for a key (once for all calls waiting) and retry. */
 export async function request(path, options = {}) {
-  let response = await send(path, options);
+  let key = storedKey();
+  let response = await send(path, options, key);
   while (response.status === 401) {
-    const hadKey = Boolean(storedKey());
-    if (hadKey) forgetKey();
-    const key = await askForKey(hadKey);
-    if (!key) break;
-    response = await send(path, options);
+    const now = storedKey();
+    if (now && now !== key) {
+      key = now; // another call already got a new key while this one was in flight
+    } else {
+      if (key) forgetKey(); // the key this call sent was refused
+      key = await askForKey(Boolean(key));
+      if (!key) break;
+    }
+    response = await send(path, options, key);
   }
   return response;
 }
