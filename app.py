@@ -24,6 +24,7 @@ from ledger.routes import router as ledger_router
 from logs import configure_logging
 from middleware import RequestContextMiddleware
 from settings import SERVICE_NAME, SERVICE_VERSION, Settings, get_settings
+from ui import install_trail_viewer
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     install_offline_docs(app)
+    install_trail_viewer(app)
     app.include_router(health_router)
     app.include_router(audits_router, dependencies=[authenticated])
     app.include_router(ingest_router, dependencies=[authenticated])

@@ -38,6 +38,8 @@ REQUIRED_SCOPES = {
     ("GET", "/api/v1/audits/{audit_id}/proof"): ["audits:read"],
 }
 OPEN_PATHS = ["/", "/health", "/health/db", "/docs", "/redoc", "/openapi.json"]
+# The trail viewer's page is open; the API calls it makes need a key like any other client.
+OPEN_PATHS += ["/ui", "/ui/", "/ui/{view:path}"]
 PATH_VALUES = {"audit_id": str(uuid.uuid4()), "prefix": "000000000000"}
 
 
