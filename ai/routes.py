@@ -22,8 +22,7 @@ from ai.schemas import (
     UsageQuery,
     UsageReport,
 )
-from audits import paging
-from audits import queries as audit_queries
+from audits import listing, paging
 from audits.schemas import AuditFilters
 from errors import AIBadResponse, error_responses
 from responses import JSONText
@@ -79,7 +78,7 @@ async def summarise_audits(
     request: Annotated[SummaryRequest, Body()], ai: AIDep
 ) -> SummaryResponse:
     filters = request.model_dump(exclude={"max_records"}, exclude_none=True)
-    page = await audit_queries.list_audits(filters, request.max_records, 0, exact_up_to=None)
+    page = await listing.list_audits(filters, request.max_records, 0, exact_up_to=None)
     rows = json.loads(page.items)
     if not rows:
         return SummaryResponse(
@@ -145,7 +144,7 @@ async def search_audits(
     chosen = filters.model_dump(exclude_none=True)
     location = ("body", "cursor")
     after = paging.read_cursor(request.cursor, request.offset, chosen, settings, location)
-    page = await audit_queries.list_audits(
+    page = await listing.list_audits(
         chosen,
         request.limit,
         request.offset,

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 
 from audits import cursor
 from audits.cursor import Cursor, InvalidCursor
-from audits.queries import Page
+from audits.listing import Page
 from responses import page_json
 from settings import Settings
 

@@ -20,7 +20,6 @@ from uuid import UUID
 
 from piccolo.columns import JSONB, Column
 
-from audits.cursor import Cursor
 from audits.schemas import AuditCreate, AuditFilters
 from audits.tables import Audit
 from db import DATABASE_NOW, connection, run
@@ -114,55 +113,6 @@ def where_clause(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def page_sql(filters: dict[str, Any], after: Cursor | None = None) -> tuple[str, list[Any]]:
-    """One page: the records as a JSON array (newest first), the keys of its newest and oldest
-    rows, and whether matches lie beyond each end. Limit and offset are the last two
-    parameters. `after` starts the page past a cursor's row: keyset, so the index walks
-    straight there and a deep page costs what the first one does."""
-    where, params = where_clause(filters)
-    base, order = where, NEWEST_FIRST
-    if after is not None:
-        params += [after.created_at, after.id]
-        sign = "<" if after.direction == "older" else ">"
-        where += f" AND ({CREATED_AT}, {ID}) {sign} (${len(params) - 1}, ${len(params)})"
-        order = NEWEST_FIRST if after.direction == "older" else OLDEST_FIRST
-    n, newest, oldest = len(params), f"{CREATED_AT} DESC, {ID} DESC", f"{CREATED_AT}, {ID}"
-    # Not json_agg(): it puts a newline between elements; this joins them with a bare comma.
-    sql = f"""
-        WITH page AS (
-            SELECT {RECORD_COLUMNS} FROM {TABLE} WHERE {where} {order}
-            LIMIT ${n + 1} OFFSET ${n + 2}
-        ), ends AS (
-            SELECT coalesce('[' || string_agg(row_to_json(page)::text, ',' ORDER BY {newest})
-                            || ']', '[]') AS items,
-                   (array_agg({CREATED_AT} ORDER BY {newest}))[1] AS newest_at,
-                   (array_agg({ID} ORDER BY {newest}))[1] AS newest_id,
-                   (array_agg({CREATED_AT} ORDER BY {oldest}))[1] AS oldest_at,
-                   (array_agg({ID} ORDER BY {oldest}))[1] AS oldest_id
-            FROM page
-        )
-        SELECT items, newest_at, newest_id, oldest_at, oldest_id,
-               EXISTS (SELECT 1 FROM {TABLE} WHERE {base}
-                       AND ({CREATED_AT}, {ID}) > (newest_at, newest_id)) AS has_newer,
-               EXISTS (SELECT 1 FROM {TABLE} WHERE {base}
-                       AND ({CREATED_AT}, {ID}) < (oldest_at, oldest_id)) AS has_older
-        FROM ends
-    """
-    return sql, params
-
-
-def count_sql(filters: dict[str, Any], up_to: int) -> tuple[str, list[Any]]:
-    """Count matches, but stop after `up_to + 1`: an exact total never costs more than that."""
-    where, params = where_clause(filters)
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE {where} LIMIT {up_to + 1}) AS n"
-    return sql, params
-
-
-def estimate_sql(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    where, params = where_clause(filters)
-    return f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {TABLE} WHERE {where}", params
-
-
 def _json_or_none(value: dict[str, Any] | None) -> str | None:
     # The stdlib json, not orjson: orjson cannot write integers past 64 bits.
     return None if value is None else json.dumps(value, ensure_ascii=False)
@@ -190,44 +140,6 @@ async def create_audit(audit_id: UUID, fields: dict[str, Any], actor: str | None
 async def get_audit(audit_id: UUID) -> str | None:
     async with connection() as conn:
         return await conn.fetchval(GET_SQL, audit_id)
-
-
-@dataclass(frozen=True)
-class Page:
-    items: str  # JSON array text, newest first
-    total: int | None
-    total_is_estimate: bool
-    newest: Cursor | None  # the newest row's key, when there is a newer match (else None)
-    oldest: Cursor | None  # the oldest row's key, when there is an older match (else None)
-
-
-async def list_audits(
-    filters: dict[str, Any],
-    limit: int,
-    offset: int,
-    *,
-    exact_up_to: int | None,
-    after: Cursor | None = None,
-) -> Page:
-    """One page, newest first with ties broken by id so pages are stable; past `after` if given.
-
-    With `exact_up_to`, also the total: exact while it is at most that many, else the
-    planner's estimate (never below what was counted), flagged as an estimate.
-    """
-    sql, params = page_sql(filters, after)
-    async with connection() as conn:
-        row = await conn.fetchrow(sql, *params, limit, offset)
-        total, estimated = None, False
-        if exact_up_to is not None:
-            sql, params = count_sql(filters, exact_up_to)
-            total = await conn.fetchval(sql, *params)
-            if total > exact_up_to:
-                sql, params = estimate_sql(filters)
-                plan = json.loads(await conn.fetchval(sql, *params))
-                total, estimated = max(total, int(plan[0]["Plan"]["Plan Rows"])), True
-    newer = Cursor("newer", row["newest_at"], row["newest_id"]) if row["has_newer"] else None
-    older = Cursor("older", row["oldest_at"], row["oldest_id"]) if row["has_older"] else None
-    return Page(row["items"], total, estimated, newer, older)
 
 
 @dataclass(frozen=True)

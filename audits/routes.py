@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Header, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from access.auth import acting, require
-from audits import export, paging, queries, stats
+from audits import export, listing, paging, queries, stats
 from audits.schemas import (
     AuditCreate,
     AuditExportQuery,
@@ -88,7 +88,7 @@ async def create_audit(
 async def list_audits(query: Annotated[AuditListQuery, Query()], settings: SettingsDep) -> JSONText:
     filters = query.model_dump(exclude={"limit", "offset", "cursor"}, exclude_none=True)
     after = paging.read_cursor(query.cursor, query.offset, filters, settings)
-    page = await queries.list_audits(
+    page = await listing.list_audits(
         filters,
         query.limit,
         query.offset,

@@ -131,7 +131,16 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-DetailsContains = Annotated[str, BeforeValidator(_json_object_text)]
+# The documented form is a flat object of scalars (what a generator can be held to); nested
+# objects and arrays are accepted too, as `@>` means them.
+_KEY = r'"[A-Za-z0-9_]+"'
+_SCALAR = r'("[A-Za-z0-9_ .-]*"|-?(0|[1-9][0-9]*)|true|false|null)'
+DETAILS_PATTERN = rf"^\{{({_KEY}:{_SCALAR}(,{_KEY}:{_SCALAR})*)?\}}$"
+DetailsContains = Annotated[
+    str,
+    BeforeValidator(_json_object_text),
+    WithJsonSchema({"type": "string", "pattern": DETAILS_PATTERN, "maxLength": MAX_CONTAINS_CHARS}),
+]
 
 
 EXAMPLE_AUDIT = {

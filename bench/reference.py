@@ -14,25 +14,27 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from audits import cursor
+from audits.listing import count_sql, estimate_sql, page_sql
 from audits.queries import (
     CREATE_SQL,
     FILTER_COMPARISONS,
     GET_SQL,
     WINDOW,
-    count_sql,
     create_params,
-    estimate_sql,
-    page_sql,
 )
 from audits.schemas import AuditCreate
 from db import keep_session
 from responses import page_json
 
-pool: asyncpg.Pool
+_pool: asyncpg.Pool
 EXACT_UP_TO = 10_000
+# The service's cursor key, so a cursor from either one works on both.
+CURSOR_KEY = cursor.cursor_key(os.environ.get("LEDGER_SIGNING_KEY"))
 
 
 def json_response(body: bytes | str, status: int = 200) -> Response:
@@ -46,7 +48,7 @@ async def health(request):
 
 async def health_db(request):
     started = time.perf_counter()
-    async with pool.acquire() as conn:
+    async with pool().acquire() as conn:
         await conn.fetchval("SELECT 1")
     latency = (time.perf_counter() - started) * 1000
     now = datetime.now(UTC).isoformat()
@@ -61,7 +63,7 @@ async def create(request):
     fields = {name: body.get(name) for name in AuditCreate.model_fields}
     fields["status"] = fields["status"] or "success"
     audit_id = uuid.uuid4()
-    async with pool.acquire() as conn:
+    async with pool().acquire() as conn:
         created = await conn.fetchval(CREATE_SQL, *create_params(audit_id, fields), None)
     response = json_response(created, 201)
     response.headers["location"] = f"/api/v1/audits/{audit_id}"
@@ -69,7 +71,7 @@ async def create(request):
 
 
 async def read(request):
-    async with pool.acquire() as conn:
+    async with pool().acquire() as conn:
         found = await conn.fetchval(GET_SQL, request.path_params["audit_id"])
     return json_response(found) if found else json_response('{"error":"audit_not_found"}', 404)
 
@@ -83,29 +85,49 @@ def parse_filter(name: str, value: str):
     return uuid.UUID(value) if name in IDS else value
 
 
-async def listing(request):
-    query = request.query_params
-    filters = {
-        name: parse_filter(name, query[name]) for name in FILTER_COMPARISONS if name in query
-    }
-    limit, offset = int(query.get("limit", 20)), int(query.get("offset", 0))
-    sql, params = page_sql(filters)
+async def page(filters: dict, limit: int, offset: int, cursor_text: str | None) -> str:
+    """The list answer, cursors included, with the service's SQL (no validation)."""
+    after = cursor.decode(cursor_text, filters, CURSOR_KEY) if cursor_text else None
+    sql, params = page_sql(filters, after)
     estimated = False
-    async with pool.acquire() as conn:
-        items = await conn.fetchval(sql, *params, limit, offset)
+    async with pool().acquire() as conn:
+        row = await conn.fetchrow(sql, *params, limit, offset)
         count_query, count_params = count_sql(filters, EXACT_UP_TO)
         total = await conn.fetchval(count_query, *count_params)
         if total > EXACT_UP_TO:
             plan_query, plan_params = estimate_sql(filters)
             plan = json.loads(await conn.fetchval(plan_query, *plan_params))
             total, estimated = max(total, plan[0]["Plan"]["Plan Rows"]), True
-    return json_response(page_json(items, total, estimated, limit, offset))
+    older = cursor.Cursor("older", row["oldest_at"], row["oldest_id"]) if row["has_older"] else None
+    newer = cursor.Cursor("newer", row["newest_at"], row["newest_id"]) if row["has_newer"] else None
+    return page_json(
+        row["items"],
+        total,
+        estimated,
+        limit,
+        offset,
+        next_cursor=older and cursor.encode(older, filters, CURSOR_KEY),
+        prev_cursor=newer and cursor.encode(newer, filters, CURSOR_KEY),
+    )
+
+
+async def listing(request: Request) -> Response:
+    query = request.query_params
+    filters = {
+        name: parse_filter(name, query[name]) for name in FILTER_COMPARISONS if name in query
+    }
+    limit, offset = int(query.get("limit", 20)), int(query.get("offset", 0))
+    return json_response(await page(filters, limit, offset, query.get("cursor")))
+
+
+def pool() -> asyncpg.Pool:
+    return _pool
 
 
 @asynccontextmanager
 async def lifespan(app):
-    global pool
-    pool = await asyncpg.create_pool(
+    global _pool
+    _pool = await asyncpg.create_pool(
         os.environ["DATABASE_URL"],
         min_size=2,
         max_size=10,
@@ -113,7 +135,7 @@ async def lifespan(app):
         reset=keep_session,
     )
     yield
-    await pool.close()
+    await _pool.close()
 
 
 app = Starlette(

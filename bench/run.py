@@ -28,8 +28,9 @@ from pathlib import Path
 
 import asyncpg
 
+from bench import scale
 from bench.seed import seed_to
-from harness.database import create_migrated_database
+from harness.database import create_migrated_database, drop_database
 from harness.server_process import ServerProcess, free_port, procfile_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,8 +89,9 @@ async def scenarios_for(database_url: str) -> list[Scenario]:
     ]
 
 
-def wrk(url: str, scenario: Scenario, connections: int, duration_s: int) -> dict:
+def wrk(url: str, scenario: Scenario, connections: int, duration_s: int, auth: str = "") -> dict:
     env = {**os.environ, "BENCH_METHOD": scenario.method, "BENCH_BODY": CREATE_BODY}
+    env["BENCH_AUTH"] = auth
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--timeout", "10s"]
     command += ["-s", str(ROOT / "bench" / "report.lua"), url + scenario.path]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
@@ -119,13 +121,13 @@ class RssSampler(threading.Thread):
 
 
 class Reference:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, module: str = "bench.reference", **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "uvicorn", "bench.reference:app", "--port", str(self.port)]
+        command = [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", str(self.port)]
         command += ["--no-access-log", "--log-level", "warning"]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=procfile_env(DATABASE_URL=database_url)
+            command, cwd=ROOT, env=procfile_env(DATABASE_URL=database_url, **env)
         )
         import httpx
 
@@ -172,37 +174,80 @@ def machine() -> dict:
     }
 
 
-def run(sizes: list[int], connections: list[int], duration_s: int) -> dict:
+def mint_key(database_url: str) -> str:
+    """An API key with every scope, made by the CLI as an operator would: the service runs
+    with AUTH_REQUIRED=true, as in production, and every request carries the key."""
+    piccolo = str(Path(sys.executable).parent / "piccolo")
+    result = subprocess.run(
+        [piccolo, "access", "create_key", "--name=bench", "--scopes=all"],
+        cwd=ROOT,
+        env=procfile_env(DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def ledger_keys() -> dict[str, str]:
+    signer, verifier = os.environ.get("LEDGER_SIGNING_KEY"), os.environ.get("LEDGER_VERIFIER_KEY")
+    if not signer:
+        from ledger.note import generate_key
+
+        signer, verifier = generate_key("looped-needle.bench/audit")
+    return {"LEDGER_SIGNING_KEY": signer, "LEDGER_VERIFIER_KEY": verifier or ""}
+
+
+def run(
+    sizes: list[int],
+    connections: list[int],
+    duration_s: int,
+    matrix: bool = True,
+    keep_database: bool = False,
+) -> dict:
     if shutil.which("wrk") is None:
         sys.exit(
             "bench: wrk is not installed. Debian/Ubuntu: sudo apt-get install wrk; "
             "macOS: brew install wrk"
         )
     server_url, embedded = database_server()
-    database_url = create_migrated_database(server_url, "looped_needle_bench")
+    # A name of its own: another bench run on the same server must not drop this one's data.
+    database = f"looped_needle_bench_{os.getpid()}"
+    database_url = create_migrated_database(server_url, database)
     postgres_version = asyncio.run(_server_version(database_url))
+    keys = ledger_keys()
+    auth = f"Bearer {mint_key(database_url)}"
     service = ServerProcess(
-        DATABASE_URL=database_url, WEB_CONCURRENCY="1", LOG_LEVEL="INFO"
+        DATABASE_URL=database_url,
+        WEB_CONCURRENCY="1",
+        LOG_LEVEL="INFO",
+        AUTH_REQUIRED="true",
+        **keys,
     ).start()
     rss = RssSampler(service.process.pid)
     rss.start()
-    reference = Reference(database_url)
-    rows = []
+    references = {
+        "reference": Reference(database_url, **keys),
+        "fastapi": Reference(database_url, "bench.reference_fastapi", **keys),
+    }
+    targets = {"service": service.base_url} | {name: ref.url for name, ref in references.items()}
+    rows, scale, seeding = [], {}, {}
     try:
         for size in sizes:
             started = time.monotonic()
-            asyncio.run(seed_to(database_url, size))
+            added = asyncio.run(seed_to(database_url, size))
+            seeding[size] = {"added": added, "seconds": round(time.monotonic() - started, 1)}
             print(
-                f"bench: seeded to {size:,} rows in {time.monotonic() - started:.1f}s", flush=True
+                f"bench: seeded to {size:,} rows ({added:,} added) in "
+                f"{seeding[size]['seconds']}s (COPY, journal trigger on)",
+                flush=True,
             )
-            for scenario in asyncio.run(scenarios_for(database_url)):
+            scenarios = asyncio.run(scenarios_for(database_url))
+            for scenario in scenarios if matrix else []:
                 for conns in connections:
-                    for target, url in (
-                        ("service", service.base_url),
-                        ("reference", reference.url),
-                    ):
-                        wrk(url, scenario, conns, 1)  # warm-up
-                        result = wrk(url, scenario, conns, duration_s)
+                    for target, url in targets.items():
+                        wrk(url, scenario, conns, 1, auth)  # warm-up
+                        result = wrk(url, scenario, conns, duration_s, auth)
                         rows.append(
                             {
                                 "size": size,
@@ -218,19 +263,82 @@ def run(sizes: list[int], connections: list[int], duration_s: int) -> dict:
                             f"errors {result['errors_total']}",
                             flush=True,
                         )
+        rss.running = False
+        scale = at_scale(database_url, targets, scenarios, auth, keys, service, duration_s)
+        scale["size"] = sizes[-1]
     finally:
         rss.running = False
-        reference.stop()
+        for reference in references.values():
+            reference.stop()
         service.stop()
+        if not keep_database:
+            drop_database(server_url, database)
         if embedded is not None:
             embedded.cleanup()
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {**machine(), "postgres": postgres_version},
         "duration_s": duration_s,
+        "auth": "on (AUTH_REQUIRED=true, every request carries a key with all scopes)",
+        "seeding": seeding,
         "service_peak_rss_mb": round(rss.peak_mb, 1),
         "rows": rows,
+        "scale": scale,
     }
+
+
+OPEN_LOOP_ROUTES = ("GET /health", "GET /api/v1/audits/{id}", "POST /api/v1/audits")
+
+
+def at_scale(database_url, targets, scenarios, auth, keys, service, duration_s) -> dict:
+    """Issue 12's scenarios on the largest size: export vs COPY, a deep cursor page, open loop."""
+    headers = {"Authorization": auth}
+    copy = asyncio.run(scale.copy_rows(database_url))
+    print(f"bench: COPY (SELECT …) TO STDOUT {copy}", flush=True)
+    exported = scale.export_rows(service.base_url, headers, service.process.pid)
+    print(f"bench: service NDJSON export {exported}", flush=True)
+    export = {
+        "copy": copy,
+        "service": exported,
+        "ratio": round(exported["rows_per_s"] / copy["rows_per_s"], 2),
+    }
+
+    deep = Scenario(
+        f"cursor page {scale.DEEP_PAGE:,}",
+        asyncio.run(scale.deep_cursor_path(database_url, keys["LEDGER_SIGNING_KEY"])),
+    )
+    first = Scenario("page 1", f"/api/v1/audits?limit={scale.PAGE_SIZE}")
+    pages = []
+    for scenario in (first, deep):
+        for target, url in targets.items():
+            wrk(url, scenario, 10, 1, auth)
+            result = wrk(url, scenario, 10, duration_s, auth)
+            pages.append({"scenario": scenario.name, "target": target, **result})
+            print(
+                f"bench: {scenario.name:<18} c=10 {target:<9} {result['rps']:>7.0f} req/s "
+                f"p95 {result['p95_ms']:.1f} ms errors {result['errors_total']}",
+                flush=True,
+            )
+
+    open_loop = []
+    by_name = {scenario.name: scenario for scenario in scenarios}
+    for name in OPEN_LOOP_ROUTES:
+        scenario = by_name[name]
+        wrk(targets["service"], scenario, 10, 1, auth)
+        peak = wrk(targets["service"], scenario, 10, duration_s, auth)["rps"]
+        rate = round(peak / 2)
+        post = CREATE_BODY if scenario.method == "POST" else None
+        for target, url in targets.items():
+            result = scale.open_loop(url + scenario.path, rate, duration_s, headers, post)
+            open_loop.append(
+                {"scenario": name, "target": target, "service_max_rps": peak, **result}
+            )
+            print(
+                f"bench: open loop {name:<26} {target:<9} {rate:>5} req/s "
+                f"p50 {result['p50_ms']} p99 {result['p99_ms']} ms errors {result['errors']}",
+                flush=True,
+            )
+    return {"export": export, "pages": pages, "open_loop": open_loop}
 
 
 async def _server_version(database_url: str) -> str:
@@ -244,26 +352,81 @@ async def _server_version(database_url: str) -> str:
 def markdown(report: dict) -> str:
     by_key = {(r["size"], r["scenario"], r["connections"], r["target"]): r for r in report["rows"]}
     lines = [
-        "| rows | scenario | conns | service req/s | p50 / p95 / p99 ms | errors | reference req/s "
-        "| ref p95 ms | ratio |",
-        "|---:|---|---:|---:|---|---:|---:|---:|---:|",
+        "| rows | scenario | conns | service req/s | p50 / p95 / p99 ms | errors | FastAPI ref "
+        "req/s | Starlette ref req/s | ref p95 ms | vs FastAPI | vs Starlette |",
+        "|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for (size, scenario, conns, target), service in by_key.items():
         if target != "service":
             continue
         ref = by_key[(size, scenario, conns, "reference")]
-        ratio = service["rps"] / ref["rps"] if ref["rps"] else 0
+        bare = by_key[(size, scenario, conns, "fastapi")]
         lines.append(
             f"| {size:,} | {scenario} | {conns} | {service['rps']:,.0f} | "
             f"{service['p50_ms']:.1f} / {service['p95_ms']:.1f} / {service['p99_ms']:.1f} | "
-            f"{service['errors_total']} | {ref['rps']:,.0f} | {ref['p95_ms']:.1f} | {ratio:.2f} |"
+            f"{service['errors_total']} | {bare['rps']:,.0f} | {ref['rps']:,.0f} | "
+            f"{ref['p95_ms']:.1f} | {_ratio(service, bare)} | {_ratio(service, ref)} |"
         )
     lines.append("")
     lines.append(
         f"Service peak RSS: {report['service_peak_rss_mb']} MB. "
-        f"{report['duration_s']} s per run after a 1 s warm-up; wrk -t1."
+        f"{report['duration_s']} s per run after a 1 s warm-up; wrk -t1. "
+        f"Auth: {report.get('auth', 'off')}."
     )
+    seeding = ", ".join(
+        f"{size:,} rows: {s['added']:,} added in {s['seconds']} s"
+        for size, s in report.get("seeding", {}).items()
+    )
+    lines += ["", f"Seeding (COPY, journal trigger on): {seeding}."]
+    if report.get("scale"):
+        lines += ["", *scale_markdown(report["scale"])]
     return "\n".join(lines)
+
+
+def _ratio(service: dict, other: dict) -> str:
+    return f"{service['rps'] / other['rps']:.2f}" if other["rps"] else "-"
+
+
+def scale_markdown(scale: dict) -> list[str]:
+    export, copy = scale["export"]["service"], scale["export"]["copy"]
+    lines = [
+        f"**Export of {copy['rows']:,} rows** (NDJSON, no gzip, newest first):",
+        "",
+        "| what | rows | seconds | rows/s | MB |",
+        "|---|---:|---:|---:|---:|",
+        f"| PostgreSQL `COPY (SELECT …) TO STDOUT` | {copy['rows']:,} | {copy['seconds']} | "
+        f"{copy['rows_per_s']:,} | {copy['bytes'] / 1e6:.0f} |",
+        f"| service `GET /api/v1/audits/export` | {export['rows']:,} | {export['seconds']} | "
+        f"{export['rows_per_s']:,} | {export['bytes'] / 1e6:.0f} |",
+        "",
+        f"Ratio {scale['export']['ratio']}x COPY; service RSS {export['rss_before_mb']} MB "
+        f"before, {export['rss_peak_mb']} MB peak: growth {export['rss_growth_mb']} MB.",
+        "",
+        f"**Deep pages** ({scale['size']:,} rows, unfiltered, 20 a page, wrk -c10):",
+        "",
+        "| page | target | req/s | p50 / p95 / p99 ms | errors |",
+        "|---|---|---:|---|---:|",
+    ]
+    for row in scale["pages"]:
+        lines.append(
+            f"| {row['scenario']} | {row['target']} | {row['rps']:,.0f} | {row['p50_ms']:.1f} / "
+            f"{row['p95_ms']:.1f} / {row['p99_ms']:.1f} | {row['errors_total']} |"
+        )
+    lines += [
+        "",
+        "**Open loop** (fixed rate = 50% of the service's wrk -c10 maximum, 4 connections, "
+        "latency from the scheduled send time):",
+        "",
+        "| route | target | rate req/s | achieved | p50 ms | p99 ms | max ms | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in scale["open_loop"]:
+        lines.append(
+            f"| {row['scenario']} | {row['target']} | {row['rate']:,.0f} | "
+            f"{row['achieved_rps']:,.0f} | {row['p50_ms']} | {row['p99_ms']} | {row['max_ms']} "
+            f"| {row['errors']} |"
+        )
+    return lines
 
 
 def main() -> None:
@@ -271,11 +434,15 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--connections", default="100,10")
+    parser.add_argument(
+        "--no-matrix", action="store_true", help="skip the wrk matrix; only the at-scale runs"
+    )
     args = parser.parse_args()
     report = run(
         [int(size) for size in args.sizes.split(",")],
         [int(c) for c in args.connections.split(",")],
         args.duration,
+        matrix=not args.no_matrix,
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{report['date'][:10]}.json"

@@ -151,8 +151,9 @@ async def test_a_client_that_disconnects_stops_the_export_query(db):
         )
         assert b"200 OK" in client.recv(65536)
         await asyncio.sleep(0.5)
-        # One connection, inside its transaction, waiting for the client to read on.
-        assert await _export_backends(db) == ["idle in transaction"]
+        # One connection, inside its transaction: fetching, or waiting for the client to read.
+        running = await _export_backends(db)
+        assert len(running) == 1 and running[0] in {"active", "idle in transaction"}
 
         client.close()
         for _ in range(30):  # within 3 seconds
