@@ -22,9 +22,12 @@ RUNTIME_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "journal_entry": (("SELECT",), ("leaf_index",)),
     "ledger_node": (("SELECT", "INSERT"), ()),
     "ledger_checkpoint": (("SELECT", "INSERT"), ()),
+    # Idempotency answers are a cache, not audit data: expired ones are swept by new keys
+    # (DELETE, and a row lock to skip the ones another request is sweeping).
+    "idempotency_key": (("SELECT", "INSERT", "DELETE"), ("expires_at",)),
 }
 # Sequences behind the INSERTs above (journal_entry's is used by the trigger, as its owner).
-RUNTIME_SEQUENCES: tuple[str, ...] = ("ledger_checkpoint_id_seq",)
+RUNTIME_SEQUENCES: tuple[str, ...] = ("ledger_checkpoint_id_seq", "idempotency_key_id_seq")
 
 
 def quote_ident(name: str) -> str:
