@@ -178,3 +178,16 @@ async def test_granting_again_takes_back_what_was_added_by_hand(db, as_runtime_r
     run_piccolo(os.environ["DATABASE_URL"], "access", "grant_runtime_role", f"--name={role}")
     await denied(as_runtime_role, "TRUNCATE audit")
     await denied(as_runtime_role, "UPDATE audit SET entity_type = 'other' WHERE false")
+
+
+async def test_every_table_the_service_uses_is_granted_to_the_runtime_role(db):
+    """A new table left out of RUNTIME_TABLES would be a 500 in production (as the
+    idempotency store was, until schemathesis found it): every table but Piccolo's own
+    migration log must be listed."""
+    from access.runtime_role import RUNTIME_TABLES
+
+    tables = {
+        row["tablename"]
+        for row in await db.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    }
+    assert tables - {"migration"} == set(RUNTIME_TABLES)
