@@ -153,6 +153,8 @@ async def sealer_and_proofs(url: str, entries: int, connections: int, seconds: f
 
         await drive(server.base_url, 2, connections, proof)
         latencies = await drive(server.base_url, seconds, connections, proof)
+        # One client alone: the server's own time per proof, without queueing behind others.
+        alone = await drive(server.base_url, seconds, 1, proof)
     finally:
         server.stop()
     return {
@@ -164,6 +166,11 @@ async def sealer_and_proofs(url: str, entries: int, connections: int, seconds: f
             "p50_ms": percentile(latencies, 0.5),
             "p95_ms": percentile(latencies, 0.95),
             "mean_ms": statistics.fmean(latencies),
+        },
+        "proof_one_client": {
+            "requests": len(alone),
+            "p50_ms": percentile(alone, 0.5),
+            "p95_ms": percentile(alone, 0.95),
         },
     }
 
