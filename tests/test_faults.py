@@ -157,6 +157,22 @@ async def test_a_database_restart_under_load_loses_no_acknowledged_record(
     assert any(code == 201 for code, _, _ in outcomes[restarted_at + 20 :]), "never recovered"
     assert after.status_code == 200
     await assert_every_acknowledged_record_stored_once(database_url, run, outcomes)
+    await assert_the_ledger_is_whole(database_url)
+
+
+async def assert_the_ledger_is_whole(database_url: str) -> None:
+    """The journal survived the fault: every record equals its last entry, and every sealed
+    leaf, node and checkpoint still checks out (what `piccolo ledger verify` runs)."""
+    from ledger.check import verify_ledger
+    from ledger.note import parse_verifier
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        verifier = parse_verifier(os.environ["LEDGER_VERIFIER_KEY"])
+        problem = await verify_ledger(conn, verifier, lambda *_: None)
+    finally:
+        await conn.close()
+    assert problem is None, str(problem)
 
 
 async def test_a_killed_process_keeps_every_acknowledged_record_once():
@@ -186,6 +202,7 @@ async def test_a_killed_process_keeps_every_acknowledged_record_once():
                     assert (await http.get(f"{AUDITS}/{body['id']}")).json() == body
     finally:
         await asyncio.to_thread(revived.stop)
+    await assert_the_ledger_is_whole(database_url)
 
     assert {code for code, _, _ in outcomes} <= {201, None}
     await assert_every_acknowledged_record_stored_once(database_url, run, outcomes)
