@@ -18,10 +18,11 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.database import BIN_DIR
 from harness.server_process import ServerProcess
 from tests.access.conftest import KEY_SHAPE
 from tests.access.test_keys import sha256sum
-from tests.conftest import BIN_DIR, ROOT, create_migrated_database, drop_database
+from tests.conftest import ROOT, create_migrated_database, drop_database
 from tests.helpers import AUDITS, assert_error, audit_body
 
 TTL_S = 1.0
