@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import db
@@ -15,7 +15,7 @@ from ai.client import create_client
 from ai.routes import router as ai_router
 from audits.routes import router as audits_router
 from docs_ui import install_offline_docs
-from errors import install_error_handlers
+from errors import install_error_handlers, refuse_repeated_query_parameters
 from health import router as health_router
 from ingest.routes import BATCH_PATH
 from ingest.routes import router as ingest_router
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="An audit trail API: who did what to which entity, when, and how it ended. "
         "Every error answers `{error, message, details}` with an `X-Request-ID` header.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_repeated_query_parameters)],
         docs_url=None,  # install_offline_docs serves both UIs without a CDN
         redoc_url=None,
         # No OpenTelemetry is configured; skip FastAPI's per-request check for it.

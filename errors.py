@@ -276,6 +276,24 @@ def _methods_allowed_on(request: Request, named: str | None) -> str:
     return ", ".join(known + sorted(allowed - set(HTTP_METHODS)))
 
 
+def refuse_repeated_query_parameters(request: Request) -> None:
+    """Every query parameter is one value: `?status=a&status=b` is ambiguous (frameworks
+    differ on which one wins), so it is a 422 naming the parameter, like an unknown one."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in seen:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "value_error",
+                        "loc": ("query", name),
+                        "msg": "Value error, given more than once: send each query parameter once",
+                    }
+                ]
+            )
+        seen.add(name)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, handle_app_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)

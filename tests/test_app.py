@@ -202,3 +202,12 @@ async def test_every_request_writes_one_json_access_line(capsys):
     assert entry["request_id"] == "access-1"
     assert entry["method"] == "GET" and entry["path"] == "/health" and entry["status"] == 200
     assert entry["duration_ms"] >= 0 and "client" in entry
+
+
+async def test_a_query_parameter_given_twice_is_refused_by_name(client):
+    # Found by schemathesis's random seed: `?entity_type=a&entity_type=b` used to list by b.
+    answer = await client.get(
+        "/api/v1/audits", params=[("status", "success"), ("status", "failure")]
+    )
+    body = assert_error(answer, 422, "validation_error")
+    assert body["validation_errors"][0]["field"] == "query.status"

@@ -212,3 +212,12 @@ async def test_search_totals_follow_the_settings_the_app_was_built_with(
 
     assert (default["total"], default["total_is_estimate"]) == (3, False)
     assert capped["total_is_estimate"] is True and capped["items"] == default["items"]
+
+
+async def test_a_boolean_is_not_a_number_in_an_ai_body(ai_client):
+    # Found by schemathesis's random seed: `"limit": true` used to be read as 1.
+    answer = await ai_client.post(
+        "/api/v1/ai/audits/search", json={"question": "anything", "limit": True}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["validation_errors"][0]["field"] == "body.limit"
