@@ -2,8 +2,9 @@
 
 It owns nothing, so it cannot ALTER or DROP a table, disable a trigger or grant itself
 more; it holds only what the service's queries need, and UPDATE only on the columns the API
-changes. It cannot DELETE or TRUNCATE anything, nor write a journal entry itself: the
-journal trigger runs with its owner's rights (SECURITY DEFINER). Migrations run as another
+changes. It cannot TRUNCATE anything, nor DELETE anything but the sealer's queue rows, nor
+write a journal entry itself: the journal trigger runs with its owner's rights (SECURITY
+DEFINER). Migrations run as another
 role, the owner of the tables (the Procfile's `release` uses its own DATABASE_URL).
 
 A feature that adds a table adds it to RUNTIME_TABLES (and its sequence, if the app inserts
@@ -18,8 +19,11 @@ RUNTIME_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "audit": (("SELECT", "INSERT"), ("status", "details", "updated_at", "deleted_at")),
     "api_key": (("SELECT", "INSERT"), ("last_used_at", "revoked_at")),
     "ai_call": (("SELECT", "INSERT"), ()),
-    # The sealer gives an entry its tree position; the trigger, not the app, inserts.
-    "journal_entry": (("SELECT",), ("leaf_index",)),
+    # The trigger, not the app, writes the journal and queues each entry for sealing; the
+    # sealer takes entries off the queue and gives each its tree position.
+    "journal_entry": (("SELECT",), ()),
+    "journal_unsealed": (("SELECT", "DELETE"), ()),
+    "ledger_leaf": (("SELECT", "INSERT"), ()),
     "ledger_node": (("SELECT", "INSERT"), ()),
     "ledger_checkpoint": (("SELECT", "INSERT"), ()),
     # Idempotency answers are a cache, not audit data: expired ones are swept by new keys

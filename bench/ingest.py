@@ -128,7 +128,7 @@ async def sealed(url: str, timeout_s: float = 300) -> None:
     conn = await asyncpg.connect(url)
     try:
         deadline = time.monotonic() + timeout_s
-        while await conn.fetchval("SELECT count(*) FROM journal_entry WHERE leaf_index IS NULL"):
+        while await conn.fetchval("SELECT count(*) FROM journal_unsealed"):
             if time.monotonic() > deadline:
                 raise RuntimeError("the sealer did not catch up")
             await asyncio.sleep(0.2)

@@ -92,10 +92,9 @@ async def create_cost(url: str, seconds: float, connections: int) -> dict:
         await asyncio.sleep(3)  # let the last entries be sealed
         lags = await db.fetch(
             """SELECT extract(epoch FROM c.created_at - j.created_at) * 1000 AS lag_ms
-               FROM journal_entry j
+               FROM journal_entry j JOIN ledger_leaf l USING (seq)
                JOIN LATERAL (SELECT created_at FROM ledger_checkpoint
-                             WHERE tree_size > j.leaf_index ORDER BY tree_size LIMIT 1) c ON true
-               WHERE j.leaf_index IS NOT NULL"""
+                             WHERE tree_size > l.leaf_index ORDER BY tree_size LIMIT 1) c ON true"""
         )
     finally:
         server.stop()

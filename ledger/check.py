@@ -38,8 +38,11 @@ class Problem:
 
 # A record's row and its last entry's `record` compared as JSON values, with times rendered
 # in UTC as the journal trigger renders them. A row newer than its receipt, a receipt that
-# points nowhere or at another record, and a journaled record whose row is gone all count.
+# points nowhere or at another record, a journaled record whose row is gone, and an entry
+# neither in the tree nor waiting in the seal queue all count.
 RECORD_MISMATCH_SQL = """
+WITH ledger_entry AS NOT MATERIALIZED (
+    SELECT * FROM journal_entry LEFT JOIN ledger_leaf USING (seq))
 SELECT audit_id::text, leaf_index, why FROM (
     SELECT a.id AS audit_id, j.leaf_index,
            CASE WHEN j.seq IS NULL THEN 'its ledger_seq points at no journal entry'
@@ -50,10 +53,14 @@ SELECT audit_id::text, leaf_index, why FROM (
                 WHEN convert_from(j.leaf, 'UTF8')::jsonb -> 'record' <> to_jsonb(a)
                     THEN 'its row differs from its last journal entry'
            END AS why
-    FROM audit a LEFT JOIN journal_entry j ON j.seq = a.ledger_seq
+    FROM audit a LEFT JOIN ledger_entry j ON j.seq = a.ledger_seq
     UNION ALL
     SELECT j.audit_id, j.leaf_index, 'the record was removed from the audit table'
-    FROM journal_entry j WHERE NOT EXISTS (SELECT 1 FROM audit a WHERE a.id = j.audit_id)
+    FROM ledger_entry j WHERE NOT EXISTS (SELECT 1 FROM audit a WHERE a.id = j.audit_id)
+    UNION ALL
+    SELECT j.audit_id, NULL, 'its journal entry was taken off the seal queue unsealed'
+    FROM ledger_entry j WHERE j.leaf_index IS NULL
+        AND NOT EXISTS (SELECT 1 FROM journal_unsealed q WHERE q.seq = j.seq)
 ) AS found
 WHERE why IS NOT NULL
 ORDER BY leaf_index NULLS LAST
@@ -95,8 +102,8 @@ async def _check_tree(conn, verifier, checkpoints, total, progress) -> Problem |
     frontier: dict[NodeId, bytes] = {}
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         leaves = conn.cursor(
-            "SELECT leaf_index, audit_id::text, leaf FROM journal_entry "
-            "WHERE leaf_index IS NOT NULL ORDER BY leaf_index",
+            "SELECT leaf_index, audit_id::text, leaf "
+            "FROM ledger_leaf JOIN journal_entry USING (seq) ORDER BY leaf_index",
             prefetch=FETCH_ROWS,
         )
         stored_nodes = conn.cursor(

@@ -37,7 +37,7 @@ async def list_entries(start: int, end: int) -> list[dict[str, Any]]:
     """Sealed leaves with start <= leaf_index < end, in index order."""
     async with connection() as conn:
         rows = await conn.fetch(
-            "SELECT leaf_index, seq, leaf FROM journal_entry "
+            "SELECT leaf_index, seq, leaf FROM ledger_leaf JOIN journal_entry USING (seq) "
             "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index",
             start,
             end,
@@ -49,7 +49,8 @@ async def audit_entries(audit_id: UUID) -> list[dict[str, Any]]:
     """Every journal entry of one record (deleted ones too), oldest first."""
     async with connection() as conn:
         rows = await conn.fetch(
-            "SELECT seq, change, leaf, leaf_index, created_at FROM journal_entry "
+            "SELECT seq, change, leaf, leaf_index, created_at "
+            "FROM journal_entry LEFT JOIN ledger_leaf USING (seq) "
             "WHERE audit_id = $1 ORDER BY seq",
             audit_id,
         )

@@ -2,10 +2,11 @@
 
 One seal is one transaction: it takes a transaction-level advisory lock (so exactly one
 sealer works at a time across processes and dynos, and it works through PgBouncer in
-transaction mode), reads the committed entries that have no tree position yet in `seq`
-order, gives them the next indices, stores the subtrees they complete, and writes a signed
-checkpoint. A sealer killed mid-batch rolls back whole; the next one starts where the last
-commit ended, so an entry is never lost, skipped or sealed twice. An entry whose
+transaction mode), takes the committed entries off the queue (`journal_unsealed`) in `seq`
+order, gives them the next indices (`ledger_leaf`), stores the subtrees they complete, and
+writes a signed checkpoint. A sealer killed mid-batch rolls back whole (its entries go back
+on the queue); the next one starts where the last commit ended, so an entry is never lost,
+skipped or sealed twice. An entry whose
 transaction commits late is simply picked up by a later seal, with a later index.
 
 Runs inside the web process by default (LEDGER_SEALER=true), or alone:
@@ -24,7 +25,7 @@ import asyncpg
 
 import db
 from errors import DatabaseUnavailable
-from ledger.merkle import append_leaves, frontier_nodes, leaf_hash, root_at
+from ledger.merkle import append_leaves, frontier_nodes, root_at
 from ledger.note import Checkpoint, Signer, parse_signer, sign_checkpoint
 from ledger.store import fetch_nodes, reader, stored_hash_index
 from settings import Settings
@@ -42,23 +43,35 @@ async def seal_once(conn: asyncpg.Connection, *, signer: Signer, batch_limit: in
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", SEALER_LOCK):
             return None
         size = await conn.fetchval("SELECT coalesce(max(tree_size), 0) FROM ledger_checkpoint")
-        entries = await conn.fetch(
-            "SELECT seq, leaf FROM journal_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT $1",
-            batch_limit,
-        )
-        if not entries:
+        # Only committed entries are visible here, so a late commit waits for a later seal;
+        # deleting exactly the listed ones leaves an entry that commits meanwhile queued.
+        waiting = [
+            row["seq"]
+            for row in await conn.fetch(
+                "SELECT seq FROM journal_unsealed ORDER BY seq LIMIT $1", batch_limit
+            )
+        ]
+        if not waiting:
             return 0
+        await conn.execute("DELETE FROM journal_unsealed WHERE seq = ANY($1::bigint[])", waiting)
+        # RFC 9162 leaf hashes computed where the bytes are: 32 bytes cross the wire, not 600.
+        hashes = await conn.fetch(
+            "SELECT seq, sha256('\\x00'::bytea || leaf) AS leaf_hash FROM journal_entry "
+            "WHERE seq = ANY($1::bigint[]) ORDER BY seq",
+            waiting,
+        )
+        if len(hashes) != len(waiting):
+            missing = sorted(set(waiting) - {row["seq"] for row in hashes})
+            raise LookupError(f"queued journal entries are missing: seq {missing[:10]}")
         nodes = await fetch_nodes(conn, frontier_nodes(size))
-        completed = append_leaves(reader(nodes), size, [leaf_hash(e["leaf"]) for e in entries])
+        completed = append_leaves(reader(nodes), size, [row["leaf_hash"] for row in hashes])
         nodes.update(((level, n), node) for level, n, node in completed)
-        new_size = size + len(entries)
+        new_size = size + len(waiting)
         root = root_at(new_size, reader(nodes))
-        await conn.execute(
-            """UPDATE journal_entry SET leaf_index = sealed.leaf_index
-               FROM unnest($1::bigint[], $2::bigint[]) AS sealed(seq, leaf_index)
-               WHERE journal_entry.seq = sealed.seq""",
-            [e["seq"] for e in entries],
-            list(range(size, new_size)),
+        await conn.copy_records_to_table(
+            "ledger_leaf",
+            records=zip(range(size, new_size), waiting, strict=True),
+            columns=["leaf_index", "seq"],
         )
         await conn.copy_records_to_table(
             "ledger_node",
@@ -74,7 +87,7 @@ async def seal_once(conn: asyncpg.Connection, *, signer: Signer, batch_limit: in
             root,
             note,
         )
-    return len(entries)
+    return len(waiting)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:

@@ -15,14 +15,12 @@ from ledger.merkle import GetNode, NodeId
 
 
 def stored_hash_index(level: int, n: int) -> int:
-    """Level `level`'s n'th hash is stored right after level `level + 1`'s (2n + 1)'th."""
-    for _ in range(level):
-        n = 2 * n + 1
-    index = 0
-    while n > 0:
-        index += n
-        n >>= 1
-    return index + level
+    """Level `level`'s n'th hash is stored right after level `level + 1`'s (2n + 1)'th.
+
+    Go's loop form (n = 2n + 1 per level, then the sum of n >> k) in closed form: the
+    sum of n >> k over k >= 0 is 2n minus the number of ones in n."""
+    n = ((n + 1) << level) - 1
+    return 2 * n - n.bit_count() + level
 
 
 async def fetch_nodes(conn: asyncpg.Connection, wanted: Iterable[NodeId]) -> dict[NodeId, bytes]:

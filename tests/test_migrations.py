@@ -8,6 +8,9 @@ import pytest
 
 from tests.conftest import create_migrated_database, database_url_for, drop_database, run_piccolo
 
+# The first of the ledger migrations that moved tree positions and the seal queue out.
+MOVE_OUT_OF_THE_JOURNAL = "2026-11-30T12:09:11:298217"
+
 SCHEMA_QUERY = """
 SELECT 'column' AS kind, table_name || '.' || column_name || ' ' || data_type
        || ' null=' || is_nullable || ' default=' || coalesce(column_default, '') AS what
@@ -78,3 +81,49 @@ def test_every_app_can_go_all_the_way_back_and_forwards_again(scratch_database):
 def test_the_url_helper_keeps_credentials_and_socket_options():
     url = "postgresql://app:pw@/postgres?host=/tmp/sock"
     assert database_url_for(url, "other") == "postgresql://app:pw@/other?host=/tmp/sock"
+
+
+def test_moving_tree_positions_out_of_the_journal_keeps_them_both_ways(scratch_database):
+    # The ledger's storage moved from `journal_entry.leaf_index` to `ledger_leaf` and a seal
+    # queue: stepping back over that move and forwards again keeps every sealed entry's
+    # index and every waiting entry waiting, so no entry is lost, resealed or reordered.
+    from ledger.note import generate_key, parse_signer
+    from ledger.sealer import seal_once
+
+    async def write_and_seal_some():
+        conn = await asyncpg.connect(scratch_database)
+        try:
+            await conn.execute(
+                """INSERT INTO audit (id, action_type, entity_type, entity_id, status)
+                   SELECT gen_random_uuid(), 'create', 'invoice', gen_random_uuid(), 'success'
+                   FROM generate_series(1, 30)"""
+            )
+            signer = parse_signer(generate_key("looped-needle.test/migrations")[0])
+            assert await seal_once(conn, signer=signer, batch_limit=20) == 20
+        finally:
+            await conn.close()
+
+    asyncio.run(write_and_seal_some())
+    positions = "SELECT seq, leaf_index FROM ledger_leaf ORDER BY seq"
+    queued = "SELECT seq FROM journal_unsealed ORDER BY seq"
+    sealed_before = asyncio.run(_fetch(scratch_database, positions))
+    waiting_before = asyncio.run(_fetch(scratch_database, queued))
+    assert len(sealed_before) == 20 and len(waiting_before) == 10
+
+    run_piccolo(
+        scratch_database,
+        "migrations",
+        "backwards",
+        "ledger",
+        f"--migration_id={MOVE_OUT_OF_THE_JOURNAL}",
+        "--auto_agree",
+    )
+    in_the_journal = asyncio.run(
+        _fetch(scratch_database, "SELECT seq, leaf_index FROM journal_entry ORDER BY seq")
+    )
+    assert [row for row in in_the_journal if row[1] is not None] == sealed_before
+    assert [(seq,) for seq, index in in_the_journal if index is None] == waiting_before
+
+    run_piccolo(scratch_database, "migrations", "forwards", "all")
+    assert asyncio.run(_fetch(scratch_database, positions)) == sealed_before
+    assert asyncio.run(_fetch(scratch_database, queued)) == waiting_before

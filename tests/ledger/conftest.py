@@ -22,7 +22,7 @@ async def wait_until_sealed(conn: asyncpg.Connection, timeout_s: float = 15) -> 
     """Wait until every journal entry visible now is in a checkpoint; the tree size."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        waiting = await conn.fetchval("SELECT count(*) FROM journal_entry WHERE leaf_index IS NULL")
+        waiting = await conn.fetchval("SELECT count(*) FROM journal_unsealed")
         if waiting == 0:
             return await conn.fetchval("SELECT coalesce(max(tree_size), 0) FROM ledger_checkpoint")
         if asyncio.get_running_loop().time() > deadline:

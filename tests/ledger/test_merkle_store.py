@@ -6,6 +6,7 @@ import pytest
 
 from ledger import merkle
 from ledger.merkle import MemoryStore, NodeId
+from ledger.store import stored_hash_index
 
 
 def leaves(n: int, tag: str = "leaf") -> list[bytes]:
@@ -146,3 +147,26 @@ def test_a_truncated_and_regrown_log_fails_consistency_with_the_saved_root():
     merkle.check_consistency(
         saved_size, 105, saved_root, honest.root(), honest.consistency_proof(100)
     )
+
+
+def test_node_keys_count_up_in_the_order_a_log_stores_its_nodes():
+    # Go's sumdb/tlog defines StoredHashIndex so that a log appending leaf after leaf writes
+    # its hashes at keys 0, 1, 2, …: the leaf hash, then each subtree it completes. The
+    # sealer's dense `ledger_node.id` relies on exactly that.
+    written: list[NodeId] = []
+    for size in range(3000):
+        written.append(NodeId(0, size))
+        level, index = 0, size
+        while index & 1:
+            level, index = level + 1, index >> 1
+            written.append(NodeId(level, index))
+    assert [stored_hash_index(*node) for node in written] == list(range(len(written)))
+    # And Go's own loop, written out, agrees at high levels and indices too.
+    for level, index in [(0, 2**40 + 5), (17, 12345), (40, 3), (62, 0)]:
+        n = index
+        for _ in range(level):
+            n = 2 * n + 1
+        go = 0
+        while n > 0:
+            go, n = go + n, n >> 1
+        assert stored_hash_index(level, index) == go + level

@@ -25,7 +25,7 @@ async def assert_tree_is_whole(db, verifier) -> int:
     """Indices 0..n-1 each used once, and the signed root is the leaves' own root."""
     size = await wait_until_sealed(db)
     rows = await db.fetch(
-        "SELECT leaf_index, leaf FROM journal_entry WHERE leaf_index IS NOT NULL "
+        "SELECT leaf_index, leaf FROM ledger_leaf JOIN journal_entry USING (seq) "
         "ORDER BY leaf_index"
     )
     assert [r["leaf_index"] for r in rows] == list(range(size))
@@ -64,12 +64,12 @@ async def test_an_entry_that_commits_late_gets_a_later_index(db, verifier):
         assert early_seq > late_seq
         await wait_until_sealed(db)
         early_index = await db.fetchval(
-            "SELECT leaf_index FROM journal_entry WHERE seq = $1", early_seq
+            "SELECT leaf_index FROM ledger_leaf WHERE seq = $1", early_seq
         )
         await transaction.commit()
         await wait_until_sealed(db)
         late_index = await db.fetchval(
-            "SELECT leaf_index FROM journal_entry WHERE seq = $1", late_seq
+            "SELECT leaf_index FROM ledger_leaf WHERE seq = $1", late_seq
         )
     finally:
         await late.close()
@@ -84,9 +84,7 @@ async def test_a_second_sealer_waits_while_one_holds_the_lock(db, verifier):
             assert await db.fetchval("SELECT pg_try_advisory_xact_lock($1)", SEALER_LOCK)
             await other.fetchval(INSERT)
             assert await seal_once(other, signer=signer(), batch_limit=1000) is None
-            waiting = await other.fetchval(
-                "SELECT count(*) FROM journal_entry WHERE leaf_index IS NULL"
-            )
+            waiting = await other.fetchval("SELECT count(*) FROM journal_unsealed")
             assert waiting >= 1
     finally:
         await other.close()

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -17,7 +18,7 @@ from harness.server_process import ServerProcess
 from ledger.check import verify_ledger
 from ledger.note import generate_key, open_checkpoint, parse_signer, sign_checkpoint
 from ledger.verify import main as client_main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, database_url_for, run_piccolo
 from tests.helpers import AUDITS, audit_body
 from tests.ledger.conftest import wait_until_sealed
 
@@ -121,13 +122,15 @@ async def test_a_superuser_changing_details_with_triggers_off_is_caught(ledger):
 async def test_changed_entry_bytes_are_caught(ledger):
     victim = ledger.ids[2]
     index = await ledger.sql(
-        "SELECT leaf_index FROM journal_entry WHERE audit_id = $1 ORDER BY seq LIMIT 1",
+        "SELECT leaf_index FROM journal_entry JOIN ledger_leaf USING (seq) "
+        "WHERE audit_id = $1 ORDER BY seq LIMIT 1",
         uuid.UUID(victim),
     )
     await ledger.tamper(
         "ALTER TABLE journal_entry DISABLE TRIGGER USER;"
         "UPDATE journal_entry SET leaf = convert_to(replace(convert_from(leaf, 'UTF8'), "
-        f"'\"amount\": 100', '\"amount\": 999'), 'UTF8') WHERE leaf_index = {index};"
+        f"'\"amount\": 100', '\"amount\": 999'), 'UTF8') "
+        f"WHERE seq = (SELECT seq FROM ledger_leaf WHERE leaf_index = {index});"
         "ALTER TABLE journal_entry ENABLE TRIGGER USER"
     )
     assert_caught(ledger.server_verify(), victim, f"leaf index {index}")
@@ -143,14 +146,18 @@ async def test_deleting_the_newest_entries_and_rebuilding_the_tree_is_caught(led
         "ALTER TABLE journal_entry DISABLE TRIGGER USER;"
         "ALTER TABLE ledger_node DISABLE TRIGGER USER;"
         "ALTER TABLE ledger_checkpoint DISABLE TRIGGER USER;"
+        "ALTER TABLE ledger_leaf DISABLE TRIGGER USER;"
         "ALTER TABLE audit DISABLE TRIGGER USER;"
         "DELETE FROM journal_entry WHERE seq = (SELECT max(seq) FROM journal_entry);"
         "UPDATE audit SET status = 'pending', updated_at = NULL, ledger_seq = "
         f"(SELECT max(seq) FROM journal_entry WHERE audit_id = '{victim}') "
         f"WHERE id = '{victim}';"
         "DELETE FROM ledger_node; DELETE FROM ledger_checkpoint;"
-        "UPDATE journal_entry SET leaf_index = NULL;"
+        "INSERT INTO journal_unsealed SELECT seq FROM ledger_leaf WHERE seq IN "
+        "(SELECT seq FROM journal_entry) ON CONFLICT DO NOTHING;"
+        "DELETE FROM ledger_leaf;"
         "ALTER TABLE journal_entry ENABLE TRIGGER USER;"
+        "ALTER TABLE ledger_leaf ENABLE TRIGGER USER;"
         "ALTER TABLE ledger_node ENABLE TRIGGER USER;"
         "ALTER TABLE ledger_checkpoint ENABLE TRIGGER USER;"
         "ALTER TABLE audit ENABLE TRIGGER USER"
@@ -174,3 +181,28 @@ async def test_a_checkpoint_signed_with_another_key_is_caught(ledger):
     )
     assert_caught(ledger.server_verify(), f"checkpoint {size} is not signed")
     assert_caught(ledger.client_verify(), "not signed by")
+
+
+async def test_an_entry_dropped_from_the_seal_queue_with_the_apps_own_role_is_caught(ledger):
+    # The runtime role may delete queue rows (its sealer does), so someone holding the app's
+    # credentials could change a record and drop the entry before a seal: it would never
+    # enter the tree. The operator's verifier names it; a client would see it pending.
+    victim = ledger.ids[0]
+    runtime = urlsplit(os.environ["RUNTIME_DATABASE_URL"])
+    await asyncio.to_thread(
+        run_piccolo, ledger.url, "access", "grant_runtime_role", f"--name={runtime.username}"
+    )
+    app = await asyncpg.connect(database_url_for(runtime.geturl(), urlsplit(ledger.url).path[1:]))
+    try:
+        async with app.transaction():
+            seq = await app.fetchval(
+                'UPDATE audit SET details = details || \'{"note": "hidden"}\' '
+                "WHERE id = $1 RETURNING ledger_seq",
+                uuid.UUID(victim),
+            )
+            assert await app.execute("DELETE FROM journal_unsealed WHERE seq = $1", seq) == (
+                "DELETE 1"
+            )
+    finally:
+        await app.close()
+    assert_caught(ledger.server_verify(), victim, "taken off the seal queue")
