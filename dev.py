@@ -165,9 +165,14 @@ def check(args: list[str]) -> int:
     return 0
 
 
+BENCHMARKS = ("ledger", "ingest")
+
+
 def bench(args: list[str]) -> int:
-    """The benchmark in bench/ (needs wrk); see BENCHMARKS.md."""
-    return subprocess.run([str(VENV_PYTHON), "-m", "bench.run", *args], cwd=ROOT).returncode
+    """The benchmarks in bench/ (wrk for the main one); see BENCHMARKS.md. `bench` alone runs
+    bench/run.py; `bench ledger` and `bench ingest` run the ledger's and the ingest one."""
+    module = f"bench.{args.pop(0)}" if args and args[0] in BENCHMARKS else "bench.run"
+    return subprocess.run([str(VENV_PYTHON), "-m", module, *args], cwd=ROOT).returncode
 
 
 COMMANDS = {"run": run, "check": check, "bench": bench}

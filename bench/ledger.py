@@ -1,8 +1,9 @@
 """The ledger's benchmark: what journaling costs a create, how fast the sealer integrates,
 how long an entry waits for its checkpoint, and what a proof costs in a big log.
 
-    DATABASE_URL=postgresql://…/postgres python -m bench.ledger [--entries 1000000]
-        [--create-seconds 15] [--connections 10]
+    python3 dev.py bench ledger [--entries 1000000] [--create-seconds 16] [--connections 10]
+
+Database: BENCH_DATABASE_URL's server, else an embedded PostgreSQL under .data/bench-pg.
 
 Each part runs in a fresh database on that server (dropped afterwards), over the real web
 process (the Procfile command) where HTTP is involved, with API keys off so that only the
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import time
@@ -31,6 +31,7 @@ import uuid
 import asyncpg
 import httpx
 
+from bench.run import database_server
 from harness.database import create_migrated_database, drop_database
 from harness.server_process import ServerProcess
 from ledger.note import generate_key, parse_signer
@@ -181,7 +182,15 @@ async def main() -> None:
     parser.add_argument("--proof-seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=10)
     args = parser.parse_args()
-    server_url = os.environ["DATABASE_URL"]
+    server_url, embedded = database_server()
+    try:
+        await run_parts(server_url, args)
+    finally:
+        if embedded is not None:
+            embedded.cleanup()
+
+
+async def run_parts(server_url: str, args: argparse.Namespace) -> None:
     for part in ("create", "seal"):
         name = f"looped_needle_bench_ledger_{part}_{uuid.uuid4().hex[:6]}"
         url = await asyncio.to_thread(create_migrated_database, server_url, name)

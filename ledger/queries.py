@@ -1,4 +1,8 @@
-"""Reads of the ledger: checkpoints, raw leaves, a record's entries, and proof nodes."""
+"""Reads of the ledger: checkpoints, raw leaves, a record's entries, and proof nodes.
+
+The journal and the tree positions are joined one key lookup per row (a scalar or LATERAL
+subquery that cannot be turned into a hash join): right after a bulk load, before
+PostgreSQL has statistics, a join could otherwise scan a million-row table per request."""
 
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ async def list_entries(start: int, end: int) -> list[dict[str, Any]]:
     """Sealed leaves with start <= leaf_index < end, in index order."""
     async with connection() as conn:
         rows = await conn.fetch(
-            "SELECT leaf_index, seq, leaf FROM ledger_leaf JOIN journal_entry USING (seq) "
+            "SELECT leaf_index, seq, leaf FROM ledger_leaf l, LATERAL "
+            "(SELECT leaf FROM journal_entry j WHERE j.seq = l.seq OFFSET 0) AS entry "
             "WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index",
             start,
             end,
@@ -49,9 +54,9 @@ async def audit_entries(audit_id: UUID) -> list[dict[str, Any]]:
     """Every journal entry of one record (deleted ones too), oldest first."""
     async with connection() as conn:
         rows = await conn.fetch(
-            "SELECT seq, change, leaf, leaf_index, created_at "
-            "FROM journal_entry LEFT JOIN ledger_leaf USING (seq) "
-            "WHERE audit_id = $1 ORDER BY seq",
+            "SELECT seq, change, leaf, "
+            "(SELECT leaf_index FROM ledger_leaf l WHERE l.seq = j.seq) AS leaf_index, created_at "
+            "FROM journal_entry j WHERE audit_id = $1 ORDER BY seq",
             audit_id,
         )
     return [dict(row) for row in rows]

@@ -35,6 +35,19 @@ logger = logging.getLogger("looped_needle.ledger")
 # pg_try_advisory_xact_lock key: any fixed 64-bit number no other feature uses.
 SEALER_LOCK = 0x4C4E_4C45_4447_4552  # "LNLEDGER"
 
+TAKE_QUEUED = """
+WITH taken AS (
+    DELETE FROM journal_unsealed
+    WHERE seq <= coalesce(
+        (SELECT seq FROM journal_unsealed ORDER BY seq OFFSET $1 - 1 LIMIT 1),
+        9223372036854775807)
+    RETURNING seq)
+SELECT seq,
+       (SELECT sha256('\\x00'::bytea || leaf) FROM journal_entry j WHERE j.seq = taken.seq)
+           AS leaf_hash
+FROM taken ORDER BY seq
+"""
+
 
 async def seal_once(conn: asyncpg.Connection, *, signer: Signer, batch_limit: int) -> int | None:
     """Seal what is waiting, up to `batch_limit` entries. The number sealed, or None when
@@ -43,28 +56,20 @@ async def seal_once(conn: asyncpg.Connection, *, signer: Signer, batch_limit: in
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", SEALER_LOCK):
             return None
         size = await conn.fetchval("SELECT coalesce(max(tree_size), 0) FROM ledger_checkpoint")
-        # Only committed entries are visible here, so a late commit waits for a later seal;
-        # deleting exactly the listed ones leaves an entry that commits meanwhile queued.
-        waiting = [
-            row["seq"]
-            for row in await conn.fetch(
-                "SELECT seq FROM journal_unsealed ORDER BY seq LIMIT $1", batch_limit
-            )
-        ]
-        if not waiting:
+        # One statement, one snapshot: the queue's first `batch_limit` committed entries are
+        # taken off it (an entry that commits later stays queued for a later seal, with a
+        # later index), and their RFC 9162 leaf hashes are computed where the bytes are, so
+        # 32 bytes a leaf cross the wire. Each entry is looked up by its key, whatever the
+        # planner's statistics say right after a bulk load: a seal never scans the journal.
+        taken = await conn.fetch(TAKE_QUEUED, batch_limit)
+        if not taken:
             return 0
-        await conn.execute("DELETE FROM journal_unsealed WHERE seq = ANY($1::bigint[])", waiting)
-        # RFC 9162 leaf hashes computed where the bytes are: 32 bytes cross the wire, not 600.
-        hashes = await conn.fetch(
-            "SELECT seq, sha256('\\x00'::bytea || leaf) AS leaf_hash FROM journal_entry "
-            "WHERE seq = ANY($1::bigint[]) ORDER BY seq",
-            waiting,
-        )
-        if len(hashes) != len(waiting):
-            missing = sorted(set(waiting) - {row["seq"] for row in hashes})
+        waiting = [row["seq"] for row in taken]
+        missing = [row["seq"] for row in taken if row["leaf_hash"] is None]
+        if missing:
             raise LookupError(f"queued journal entries are missing: seq {missing[:10]}")
         nodes = await fetch_nodes(conn, frontier_nodes(size))
-        completed = append_leaves(reader(nodes), size, [row["leaf_hash"] for row in hashes])
+        completed = append_leaves(reader(nodes), size, [row["leaf_hash"] for row in taken])
         nodes.update(((level, n), node) for level, n, node in completed)
         new_size = size + len(waiting)
         root = root_at(new_size, reader(nodes))
