@@ -57,7 +57,10 @@ class ChatRequest(BaseModel):
         description="Defaults to the server's OPENAI_MODEL.",
     )
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: Count | None = Field(default=None, ge=1, le=4096)
+    # The bounds come before the validator, on the integer itself: only then does the OpenAPI
+    # schema state them (`minimum`/`maximum`); otherwise pydantic writes `ge`/`le`, which
+    # JSON Schema does not know, and clients are told any integer fits.
+    max_tokens: Annotated[int, Field(ge=1, le=4096), BeforeValidator(_not_a_boolean)] | None = None
 
     @model_validator(mode="after")
     def total_size_is_bounded(self) -> ChatRequest:

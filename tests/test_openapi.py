@@ -51,3 +51,28 @@ async def test_request_bodies_carry_an_example(operations):
             continue
         ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         assert schemas[ref.rsplit("/", 1)[1]].get("examples"), (method, path)
+
+
+# pydantic's names for bounds; a schema that carries them instead of JSON Schema's own
+# (minimum, maxLength, …) tells clients and fuzzers that any value fits.
+NOT_JSON_SCHEMA = {"ge", "gt", "le", "lt", "min_length", "max_length", "multiple_of"}
+
+
+def keywords_outside_json_schema(node, where: str = "#") -> list[str]:
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in NOT_JSON_SCHEMA and not where.endswith("/properties"):
+                found.append(f"{where}/{key}")
+            found += keywords_outside_json_schema(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += keywords_outside_json_schema(value, f"{where}/{index}")
+    return found
+
+
+async def test_every_bound_is_stated_in_json_schema_words(operations):
+    spec, _ = operations
+    assert keywords_outside_json_schema(spec) == []
+    max_tokens = spec["components"]["schemas"]["ChatRequest"]["properties"]["max_tokens"]
+    assert {"minimum": 1, "maximum": 4096}.items() <= max_tokens["anyOf"][0].items()
