@@ -2,7 +2,8 @@
 
 A cursor is `base64url(JSON).base64url(HMAC-SHA256 tag)`. The JSON names the direction
 (`older` for the next page, `newer` for the previous one), the boundary row's `created_at`
-and `id`, and a digest of the filters the page was made for. The tag's key is derived from
+and `id`, a digest of the filters the page was made for, and the walk's total (counted
+once, with its first page, so a deep walk never counts again). The tag's key is derived from
 LEDGER_SIGNING_KEY, so every worker and every restart accepts the same cursors, and a cursor
 that was edited, forged, or is used with other filters fails `decode`.
 """
@@ -35,6 +36,9 @@ class Cursor:
     direction: Direction
     created_at: datetime
     id: UUID
+    # The walk's `total` and `total_is_estimate`, from its first page (None: count again).
+    total: int | None = None
+    total_is_estimate: bool = False
 
 
 def cursor_key(signing_key: str | None) -> bytes:
@@ -64,6 +68,8 @@ def encode(cursor: Cursor, filters: dict[str, Any], key: bytes) -> str:
         "i": str(cursor.id),
         "f": filters_digest(filters),
     }
+    if cursor.total is not None:
+        payload |= {"n": cursor.total, "e": cursor.total_is_estimate}
     body = _b64(json.dumps(payload, separators=(",", ":")).encode())
     tag = hmac.new(key, body.encode(), hashlib.sha256).digest()
     return f"{body}.{_b64(tag)}"
@@ -87,4 +93,6 @@ def decode(text: str, filters: dict[str, Any], key: bytes) -> Cursor:
         created_at = datetime.fromisoformat(payload["t"])
     except ValueError:
         raise InvalidCursor("the cursor is malformed") from None
-    return Cursor(payload["d"], created_at, UUID(payload["i"]))
+    return Cursor(
+        payload["d"], created_at, UUID(payload["i"]), payload.get("n"), payload.get("e", False)
+    )

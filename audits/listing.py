@@ -83,6 +83,18 @@ class Page:
     oldest: Cursor | None  # the oldest row's key, when there is an older match (else None)
 
 
+async def count_total(conn, filters: dict[str, Any], exact_up_to: int) -> tuple[int, bool]:
+    """The total and whether it is an estimate: exact while it is at most `exact_up_to`, else
+    the planner's estimate (never below what was counted)."""
+    sql, params = count_sql(filters, exact_up_to)
+    total = await conn.fetchval(sql, *params)
+    if total <= exact_up_to:
+        return total, False
+    sql, params = estimate_sql(filters)
+    plan = json.loads(await conn.fetchval(sql, *params))
+    return max(total, int(plan[0]["Plan"]["Plan Rows"])), True
+
+
 async def list_audits(
     filters: dict[str, Any],
     limit: int,
@@ -93,20 +105,26 @@ async def list_audits(
 ) -> Page:
     """One page, newest first with ties broken by id so pages are stable; past `after` if given.
 
-    With `exact_up_to`, also the total: exact while it is at most that many, else the
-    planner's estimate (never below what was counted), flagged as an estimate.
+    With `exact_up_to`, also the total (see `count_total`), counted once per walk: a cursor
+    carries its first page's total, and the page's own cursors carry it on.
     """
     sql, params = page_sql(filters, after)
     async with connection() as conn:
         row = await conn.fetchrow(sql, *params, limit, offset)
         total, estimated = None, False
-        if exact_up_to is not None:
-            sql, params = count_sql(filters, exact_up_to)
-            total = await conn.fetchval(sql, *params)
-            if total > exact_up_to:
-                sql, params = estimate_sql(filters)
-                plan = json.loads(await conn.fetchval(sql, *params))
-                total, estimated = max(total, int(plan[0]["Plan"]["Plan Rows"])), True
-    newer = Cursor("newer", row["newest_at"], row["newest_id"]) if row["has_newer"] else None
-    older = Cursor("older", row["oldest_at"], row["oldest_id"]) if row["has_older"] else None
+        if after is not None and after.total is not None:
+            total, estimated = after.total, after.total_is_estimate
+        elif exact_up_to is not None:
+            total, estimated = await count_total(conn, filters, exact_up_to)
+    return page_with_cursors(row, total, estimated)
+
+
+def page_with_cursors(row, total: int | None, estimated: bool) -> Page:
+    """The page `page_sql` rendered, its cursors carrying the walk's total."""
+    ends = {"total": total, "total_is_estimate": estimated}
+    newer = older = None
+    if row["has_newer"]:
+        newer = Cursor("newer", row["newest_at"], row["newest_id"], **ends)
+    if row["has_older"]:
+        older = Cursor("older", row["oldest_at"], row["oldest_id"], **ends)
     return Page(row["items"], total, estimated, newer, older)

@@ -37,7 +37,8 @@ CURSOR_PAGING = (
     "page then costs what the first costs. A forged, malformed or changed cursor, one made "
     "for other filters, or one with `offset` > 0 is a 422 `validation_error` on "
     "`query.cursor`. Cursors are signed with a key derived from LEDGER_SIGNING_KEY, so they "
-    "work on every worker and across restarts."
+    "work on every worker and across restarts. A walk counts once: pages reached by a cursor "
+    "report the `total` of the walk's first page."
 )
 Writer = acting("audits:write")
 Deleter = acting("audits:delete")

@@ -267,7 +267,8 @@ class AuditPage(BaseModel):
     )
     total: int = Field(
         description="Matching records: exact up to 10,000 (LIST_EXACT_TOTAL_UP_TO), beyond "
-        "that PostgreSQL's planner estimate and `total_is_estimate` is true."
+        "that PostgreSQL's planner estimate and `total_is_estimate` is true. On a page reached "
+        "by a cursor, the total its walk's first page counted."
     )
     total_is_estimate: bool
     limit: int

@@ -4,7 +4,6 @@ SQL and JSON shape as the service — no validation, no logging, no middleware.
 Run by bench/run.py as `uvicorn bench.reference:app` with DATABASE_URL set.
 """
 
-import json
 import os
 import time
 import uuid
@@ -19,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from audits import cursor
-from audits.listing import count_sql, estimate_sql, page_sql
+from audits.listing import count_total, page_sql, page_with_cursors
 from audits.queries import (
     CREATE_SQL,
     FILTER_COMPARISONS,
@@ -89,25 +88,21 @@ async def page(filters: dict, limit: int, offset: int, cursor_text: str | None) 
     """The list answer, cursors included, with the service's SQL (no validation)."""
     after = cursor.decode(cursor_text, filters, CURSOR_KEY) if cursor_text else None
     sql, params = page_sql(filters, after)
-    estimated = False
     async with pool().acquire() as conn:
         row = await conn.fetchrow(sql, *params, limit, offset)
-        count_query, count_params = count_sql(filters, EXACT_UP_TO)
-        total = await conn.fetchval(count_query, *count_params)
-        if total > EXACT_UP_TO:
-            plan_query, plan_params = estimate_sql(filters)
-            plan = json.loads(await conn.fetchval(plan_query, *plan_params))
-            total, estimated = max(total, plan[0]["Plan"]["Plan Rows"]), True
-    older = cursor.Cursor("older", row["oldest_at"], row["oldest_id"]) if row["has_older"] else None
-    newer = cursor.Cursor("newer", row["newest_at"], row["newest_id"]) if row["has_newer"] else None
+        if after is not None and after.total is not None:
+            total, estimated = after.total, after.total_is_estimate
+        else:
+            total, estimated = await count_total(conn, filters, EXACT_UP_TO)
+    found = page_with_cursors(row, total, estimated)
     return page_json(
-        row["items"],
+        found.items,
         total,
         estimated,
         limit,
         offset,
-        next_cursor=older and cursor.encode(older, filters, CURSOR_KEY),
-        prev_cursor=newer and cursor.encode(newer, filters, CURSOR_KEY),
+        next_cursor=found.oldest and cursor.encode(found.oldest, filters, CURSOR_KEY),
+        prev_cursor=found.newest and cursor.encode(found.newest, filters, CURSOR_KEY),
     )
 
 

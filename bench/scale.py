@@ -21,7 +21,9 @@ import httpx
 
 from audits import cursor
 from audits.export import export_sql
+from audits.listing import count_total
 from bench import openloop
+from settings import Settings
 
 DEEP_PAGE, PAGE_SIZE = 1_000, 20
 
@@ -99,9 +101,11 @@ async def deep_cursor_path(database_url: str, signing_key: str) -> str:
             "ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1",
             (DEEP_PAGE - 1) * PAGE_SIZE - 1,
         )
+        # Page 1 counted the walk's total; every cursor after it carries that count.
+        total, estimated = await count_total(conn, {}, Settings().list_exact_total_up_to)
     finally:
         await conn.close()
-    after = cursor.Cursor("older", row["created_at"], row["id"])
+    after = cursor.Cursor("older", row["created_at"], row["id"], total, estimated)
     token = cursor.encode(after, {}, cursor.cursor_key(signing_key))
     return f"/api/v1/audits?limit={PAGE_SIZE}&cursor={token}"
 

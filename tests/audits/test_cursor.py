@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from audits import queries
+from audits.cursor import cursor_key
 from harness.server_process import ServerProcess
 from tests.helpers import AUDITS, assert_error, audit_body
 
@@ -201,3 +204,35 @@ async def test_a_cursor_works_on_another_worker_or_after_a_restart(
 
     assert response.status_code == 200, response.text
     assert [item["id"] for item in response.json()["items"]] == ids[2:4]
+
+
+async def test_a_walk_keeps_the_total_its_first_page_counted(client, db, entity_id):
+    # Counting is the costly part of a page deep in a big list, so a walk counts once: the
+    # cursor carries its first page's total, even as new matches arrive meanwhile.
+    await seed(db, entity_id, 12)
+    params = {"entity_id": str(entity_id), "limit": 5}
+    first = (await client.get(AUDITS, params=params)).json()
+    await seed(db, entity_id, 4)
+    second = (await client.get(AUDITS, params={**params, "cursor": first["next_cursor"]})).json()
+    assert first["total"] == second["total"] == 12
+    assert (await client.get(AUDITS, params=params)).json()["total"] == 16  # a new walk counts
+
+
+def signed_cursor(payload: dict) -> str:
+    """A cursor as the service signs one (body and tag base64url, the tag HMAC-SHA256)."""
+    key = cursor_key(os.environ["LEDGER_SIGNING_KEY"])
+    body = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    tag = hmac.new(key, body.encode(), hashlib.sha256).digest()
+    return f"{body}.{base64.urlsafe_b64encode(tag).rstrip(b'=').decode()}"
+
+
+async def test_a_cursor_issued_before_cursors_carried_the_total_still_works(client, db, entity_id):
+    ids = await seed(db, entity_id, 8)
+    params = {"entity_id": str(entity_id), "limit": 5}
+    body, _, _ = (await client.get(AUDITS, params=params)).json()["next_cursor"].partition(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert payload.pop("n") == 8 and payload.pop("e") is False
+    older = signed_cursor(payload)
+    page = (await client.get(AUDITS, params={**params, "cursor": older})).json()
+    assert [item["id"] for item in page["items"]] == ids[5:]
+    assert page["total"] == 8
