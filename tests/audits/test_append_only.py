@@ -121,9 +121,11 @@ async def denied(conn, statement: str, *args) -> None:
         await conn.execute(statement, *args)
 
 
+# With its own `seq`, so that only the privilege on the table can refuse it (the role has no
+# USAGE on journal_entry's sequence either, which would refuse a forgery that used it).
 JOURNAL_FORGERY = (
-    "INSERT INTO journal_entry (audit_id, change, leaf, created_at) "
-    "VALUES ($1, 'update', '\\x00'::bytea, now())"
+    "INSERT INTO journal_entry (seq, audit_id, change, leaf, created_at) "
+    "VALUES (9000000000000000000, $1, 'update', '\\x00'::bytea, now())"
 )
 
 
