@@ -47,6 +47,7 @@ async def test_truncate_is_refused(db):
         ("ip_address", "10.0.0.1"),
         ("user_agent", "forged"),
         ("created_at", datetime(2001, 1, 1, tzinfo=UTC)),
+        ("recorded_by", "forged (000000000000)"),
     ],
 )
 async def test_immutable_columns_cannot_change(client, entity_id, db, column, value):
@@ -95,6 +96,18 @@ async def test_a_deleted_record_stays_deleted(client, entity_id, db):
     await refused(db, "UPDATE audit SET deleted_at = NULL WHERE id = $1", record["id"])
 
 
+async def test_replica_mode_does_not_skip_the_guard(client, entity_id, db):
+    # Replication tools (and anyone allowed to) set `replica` to skip ordinary triggers; the
+    # guard is ENABLE ALWAYS so that it is not one of them.
+    record = await create_audit(client, entity_id, status="pending")
+    await db.execute("SET session_replication_role = replica")
+    await refused(db, "DELETE FROM audit WHERE id = $1", record["id"])
+    await refused(db, "TRUNCATE audit")
+    await refused(db, "UPDATE audit SET user_id = $2 WHERE id = $1", record["id"], uuid.uuid4())
+    await db.execute("RESET session_replication_role")
+    assert await db.fetchval("SELECT count(*) FROM audit WHERE id = $1", record["id"]) == 1
+
+
 @pytest.fixture
 async def as_runtime_role():
     """A connection as the least-privilege role the suite's server processes use."""
@@ -108,9 +121,11 @@ async def denied(conn, statement: str, *args) -> None:
         await conn.execute(statement, *args)
 
 
+# With its own `seq`, so that only the privilege on the table can refuse it (the role has no
+# USAGE on journal_entry's sequence either, which would refuse a forgery that used it).
 JOURNAL_FORGERY = (
-    "INSERT INTO journal_entry (audit_id, change, leaf, created_at) "
-    "VALUES ($1, 'update', '\\x00'::bytea, now())"
+    "INSERT INTO journal_entry (seq, audit_id, change, leaf, created_at) "
+    "VALUES (9000000000000000000, $1, 'update', '\\x00'::bytea, now())"
 )
 
 

@@ -95,6 +95,8 @@ async def test_stats_sum_to_the_lists_total_for_the_same_filters(
     client, entity_id, hand_made, filters, group_by
 ):
     await create_audit(client, entity_id, entity_type="report")  # one written now, by the API
+    deleted = await create_audit(client, entity_id, entity_type="report")  # counted by neither
+    assert (await client.delete(f"{AUDITS}/{deleted['id']}")).status_code == 204
     body = await get_stats(client, entity_id, group_by=group_by, interval="day", **filters)
     listed = await client.get(AUDITS, params={"entity_id": str(entity_id), **filters})
 

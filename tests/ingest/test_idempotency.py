@@ -116,15 +116,38 @@ async def test_a_key_of_255_characters_is_accepted(client, entity_id):
     assert response.status_code == 201, response.text
 
 
+async def statements_waiting_for_a_lock(db, naming: str, count: int) -> None:
+    deadline = asyncio.get_running_loop().time() + 10
+    waiting = """
+        SELECT count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1
+    """
+    while True:
+        # Inside a transaction pg_stat_activity is read once; clear that copy on every look.
+        await db.execute("SELECT pg_stat_clear_snapshot()")
+        if await db.fetchval(waiting, f"%{naming}%") >= count:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the requests never all waited"
+        await asyncio.sleep(0.02)
+
+
 async def test_concurrent_duplicates_create_one_record_and_all_get_its_answer(
     client, db, entity_id
 ):
     key = str(uuid.uuid4())
     body = {"records": [audit_body(entity_id) for _ in range(200)]}
 
-    answers = await asyncio.gather(
-        *(client.post(BATCH, json=body, headers=keyed(key)) for _ in range(4))
-    )
+    # Left alone, the first request often commits before the others reach the database, and
+    # then even a missing unique index on the key goes unnoticed. Holding every INSERT into
+    # audit back until all four wait makes them read "no answer for this key yet" together.
+    async with db.transaction():
+        await db.execute("LOCK TABLE audit IN SHARE MODE")
+        posts = [
+            asyncio.create_task(client.post(BATCH, json=body, headers=keyed(key))) for _ in range(4)
+        ]
+        # Every write sets the acting key first: a phrase near the start of its (truncated) text.
+        await statements_waiting_for_a_lock(db, "looped_needle.actor", 4)
+    answers = await asyncio.gather(*posts)
 
     assert [a.status_code for a in answers] == [201] * 4, [a.text for a in answers]
     assert len({a.content for a in answers}) == 1
