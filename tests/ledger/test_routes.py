@@ -117,3 +117,28 @@ async def test_a_long_range_of_leaves_is_answered_from_its_start_up_to_the_cap(c
     assert [e["leaf_index"] for e in page["entries"]] == list(range(min(size, 1000)))
     empty = (await client.get(f"{LEDGER}/entries", params={"start": 5, "end": 2})).json()
     assert empty["entries"] == [] and empty["end"] == empty["start"] == 5
+
+
+async def test_a_proof_for_an_earlier_tree_proves_in_that_tree_and_marks_later_entries(
+    client, db, entity_id
+):
+    # The record was created in the earlier tree and changed after it: asked for that tree,
+    # the create must verify against that tree's signed checkpoint, and the change, sealed
+    # only later, must be served as pending there, not with an index of a bigger tree.
+    record = await create_audit(client, entity_id, status="pending")
+    earlier = await wait_until_sealed(db)
+    await client.put(f"{AUDITS}/{record['id']}", json={"status": "success"})
+    assert await wait_until_sealed(db) > earlier
+
+    answer = (
+        await client.get(f"{AUDITS}/{record['id']}/proof", params={"tree_size": earlier})
+    ).json()
+    note = (await client.get(f"{LEDGER}/checkpoint", params={"tree_size": earlier})).json()
+    checkpoint = client_checks.verify_checkpoint(note["note"], os.environ["LEDGER_VERIFIER_KEY"])
+    assert answer["tree_size"] == checkpoint.size == earlier
+    created, changed = answer["entries"]
+    client_checks.verify_leaf_inclusion(
+        created["leaf"], created["leaf_index"], created["inclusion_proof"], checkpoint
+    )
+    assert changed["leaf_index"] is None and changed["inclusion_proof"] == []
+    assert leaf_json(changed)["change"] == "update"
