@@ -8,12 +8,15 @@ so each bound is held exactly and quickly.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 
 import httpx
 import pytest
 
+import middleware as middleware_module
 from middleware import DISCARD_LIMIT_FACTOR, RequestContextMiddleware
 
 LIMIT = 1024
@@ -184,6 +187,29 @@ async def test_an_endless_body_is_drained_only_up_to_the_allowance():
     assert status == 413
     allowance = DISCARD_LIMIT_FACTOR * LIMIT
     assert allowance <= client.read_bytes <= allowance + CHUNK
+
+
+class StallingClient(Client):
+    """Sends past the cap, then nothing more, and never hangs up."""
+
+    async def receive(self):
+        if self.messages:
+            return await super().receive()
+        await asyncio.Event().wait()
+
+
+@pytest.mark.timeout(10)
+async def test_a_client_that_stalls_while_draining_gets_its_413_after_the_time_bound(
+    monkeypatch,
+):
+    monkeypatch.setattr(middleware_module, "DISCARD_LIMIT_S", 0.3)
+    client = StallingClient(chunks(2 * LIMIT, last=False), headers=[JSON_TYPE])
+
+    started = time.monotonic()
+    status, _, body = await client.run(middleware())
+
+    assert (status, body["error"]) == (413, "payload_too_large")
+    assert 0.3 <= time.monotonic() - started < 3
 
 
 @pytest.mark.parametrize("expect", ["100-continue", "100-Continue"])
