@@ -1,5 +1,6 @@
 """db.run: a Piccolo query behind the same guard as raw SQL, answering as Piccolo would."""
 
+import json
 import uuid
 
 import pytest
@@ -32,3 +33,17 @@ async def test_run_leaves_no_borrowed_connection_behind_even_when_the_query_fail
         await db.run(Audit.update({}).where(Audit.id == uuid.uuid4()))
 
     assert DB.current_transaction.get() is None
+
+
+async def test_an_app_shutting_down_leaves_the_pool_to_the_apps_still_running(client, capsys):
+    """The pool is one per process: the last app to stop closes it, not the first."""
+    from app import create_app
+
+    other = create_app()
+    async with other.router.lifespan_context(other):
+        assert (await client.get("/health/db")).status_code == 200
+
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    assert "database pool closed" not in [line.get("message") for line in logged]
+    assert DB.pool is not None
+    assert (await client.get("/health/db")).json()["status"] == "healthy"
