@@ -182,9 +182,13 @@ async def test_numbers_json_can_carry_are_kept_exactly(client, entity_id):
             ', "details": {"deep": ' + nested(32) + "}",
             "details must not nest deeper than 32 levels",
         ),
+        (
+            ', "details": ' + '{"a": ' * 33 + "1" + "}" * 33,
+            "details must not nest deeper than 32 levels",
+        ),
         (', "ip_address": "1.2.3"', "ip_address must be a valid IPv4 or IPv6 address"),
     ],
-    ids=["nul", "nan", "lone-surrogate", "nesting-33", "ip-address"],
+    ids=["nul", "nan", "lone-surrogate", "nesting-33", "objects-33", "ip-address"],
 )
 async def test_each_refusal_says_what_is_wrong(client, entity_id, unchanged, extra, message):
     response = await client.post(AUDITS, content=raw_audit(entity_id, extra), headers=JSON)
