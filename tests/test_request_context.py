@@ -254,6 +254,12 @@ async def test_json_media_types_are_recognised_in_any_case_and_spacing(content_t
     assert (await client.run(middleware()))[0] == 200
 
 
+async def test_a_request_message_may_leave_its_body_out():
+    # ASGI: `body` defaults to b"" when a server leaves it out.
+    client = Client([{"type": "http.request"}], headers=[JSON_TYPE])
+    assert (await client.run(middleware()))[2] == {"received": 0}
+
+
 async def test_an_empty_body_needs_no_content_type():
     client = Client([{"type": "http.request", "body": b""}], method="POST")
     assert (await client.run(middleware()))[0] == 200
