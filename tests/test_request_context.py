@@ -314,6 +314,17 @@ async def test_the_access_line_names_the_request_and_its_answer(caplog, messages
     assert 0 <= line.duration_ms < 5000
 
 
+async def test_the_access_line_measures_how_long_the_answer_took(caplog):
+    async def slow(scope, receive, send):
+        await asyncio.sleep(0.05)
+        await echo_size(scope, receive, send)
+
+    with caplog.at_level(logging.INFO, logger="looped_needle.access"):
+        await Client([], method="GET").run(middleware(slow))
+
+    assert 50 <= access_line(caplog).duration_ms < 5000
+
+
 async def test_the_access_line_names_the_api_key_and_has_no_client_when_none_is_known(caplog):
     async def authenticated(scope, receive, send):
         scope["state"]["api_key_prefix"] = "ln_abc123"
