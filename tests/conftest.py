@@ -7,6 +7,8 @@ Real PostgreSQL always: the server named by TEST_DATABASE_URL, else an embedded 
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -55,19 +57,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[EMBEDDED_KEY] = embedded
         server_url = embedded.get_uri("postgres")
     name = f"looped_needle_test_{os.getpid()}"
-    os.environ["DATABASE_URL"] = create_migrated_database(server_url, name)
-    # The server processes the suite starts connect as the least-privilege runtime role,
-    # made by the operators' own command (roles are per server: one per run, dropped after).
-    # The in-process `app` fixture and `db` stay on the admin URL, which created the tables.
-    role, password = f"looped_needle_app_{os.getpid()}", uuid.uuid4().hex
-    run_piccolo(
-        os.environ["DATABASE_URL"],
-        "access",
-        "grant_runtime_role",
-        f"--name={role}",
-        f"--password={password}",
-    )
-    config.stash[ROLE_KEY] = role
+    if "MUTANT_UNDER_TEST" in os.environ:
+        role, password = copy_mutmut_template(server_url, name)
+    else:
+        os.environ["DATABASE_URL"] = create_migrated_database(server_url, name)
+        # The server processes the suite starts connect as the least-privilege runtime role,
+        # made by the operators' own command (roles are per server: one per run, dropped
+        # after). The in-process `app` fixture and `db` stay on the admin URL, which created
+        # the tables.
+        role, password = f"looped_needle_app_{os.getpid()}", uuid.uuid4().hex
+        grant_runtime_role(os.environ["DATABASE_URL"], role, password)
+        config.stash[ROLE_KEY] = role
     os.environ["RUNTIME_DATABASE_URL"] = runtime_url(os.environ["DATABASE_URL"], role, password)
     os.environ.pop("OPENAI_API_KEY", None)
     # Every server the suite starts signs checkpoints with this run's own key, and seals
@@ -84,6 +84,44 @@ def pytest_configure(config: pytest.Config) -> None:
     get_settings.cache_clear()
     config.stash[SERVER_KEY] = server_url
     config.stash[DATABASE_KEY] = name
+
+
+def grant_runtime_role(database_url: str, role: str, password: str) -> None:
+    run_piccolo(
+        database_url, "access", "grant_runtime_role", f"--name={role}", f"--password={password}"
+    )
+
+
+def copy_mutmut_template(server_url: str, name: str) -> tuple[str, str]:
+    """Under mutmut (which runs the suite once per mutant), database `name` as a copy of a
+    migrated template: migrating afresh would cost more than most mutants' tests. The
+    template and its runtime role are named by a digest of the migrations and the role's
+    grants, so a change to either builds new ones; they stay on the server for the next run.
+    Returns the runtime role and its password."""
+    sources = [*sorted(ROOT.glob("*/piccolo_migrations/*.py")), ROOT / "access" / "runtime_role.py"]
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
+    template, role = f"looped_needle_mutmut_{digest}", f"looped_needle_app_mutmut_{digest}"
+    password = hashlib.sha256(f"{role} password".encode()).hexdigest()
+    asyncio.run(_build_mutmut_template(server_url, template, role, password))
+    drop_database(server_url, name)
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    os.environ["DATABASE_URL"] = database_url_for(server_url, name)
+    return role, password
+
+
+async def _build_mutmut_template(server_url: str, template: str, role: str, password: str) -> None:
+    conn = await asyncpg.connect(database_url_for(server_url, "postgres"), timeout=10)
+    try:
+        # Mutants run in parallel: one builds the template, the others wait for it.
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", template)
+        if await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", template):
+            return
+        building = f"{template}_building"
+        url = await asyncio.to_thread(create_migrated_database, server_url, building)
+        await asyncio.to_thread(grant_runtime_role, url, role, password)
+        await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
+    finally:
+        await conn.close()  # and with it the lock
 
 
 def runtime_url(admin_url: str, role: str, password: str) -> str:

@@ -1,5 +1,6 @@
 """db.run: a Piccolo query behind the same guard as raw SQL, answering as Piccolo would."""
 
+import json
 import uuid
 
 import pytest
@@ -32,3 +33,31 @@ async def test_run_leaves_no_borrowed_connection_behind_even_when_the_query_fail
         await db.run(Audit.update({}).where(Audit.id == uuid.uuid4()))
 
     assert DB.current_transaction.get() is None
+
+
+async def test_an_app_shutting_down_leaves_the_pool_to_the_apps_still_running(client, capsys):
+    """The pool is one per process: the last app to stop closes it, not the first."""
+    from app import create_app
+
+    other = create_app()
+    async with other.router.lifespan_context(other):
+        assert (await client.get("/health/db")).status_code == 200
+
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    assert "database pool closed" not in [line.get("message") for line in logged]
+    assert DB.pool is not None
+    assert (await client.get("/health/db")).json()["status"] == "healthy"
+
+
+async def test_timestamps_are_utc_whatever_the_database_default(client, db, entity_id):
+    """The pool asks for UTC on every connection: the API's timestamps never carry an offset
+    the server was configured with."""
+    name = await db.fetchval("SELECT current_database()")
+    await db.execute(f"ALTER DATABASE \"{name}\" SET timezone = 'Asia/Kolkata'")
+    try:
+        await DB.pool.expire_connections()  # new connections, which read the database default
+        record = await create_audit(client, entity_id)
+    finally:
+        await db.execute(f'ALTER DATABASE "{name}" RESET timezone')
+        await DB.pool.expire_connections()
+    assert record["created_at"].endswith("+00:00"), record["created_at"]

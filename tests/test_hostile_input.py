@@ -170,3 +170,43 @@ async def test_numbers_json_can_carry_are_kept_exactly(client, entity_id):
 
     assert json.loads(fetched.content)["details"] == details
     assert b"123456789012345678901234567890" in fetched.content
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (', "details": {"note": "a\\u0000b"}', "details must not contain NUL (\\u0000) characters"),
+        (', "details": {"n": NaN}', "details must not contain NaN or Infinity"),
+        (', "details": {"s": "\\ud800"}', "details must be valid Unicode (no lone surrogates)"),
+        (
+            ', "details": {"deep": ' + nested(32) + "}",
+            "details must not nest deeper than 32 levels",
+        ),
+        (
+            ', "details": ' + '{"a": ' * 33 + "1" + "}" * 33,
+            "details must not nest deeper than 32 levels",
+        ),
+        (', "ip_address": "1.2.3"', "ip_address must be a valid IPv4 or IPv6 address"),
+    ],
+    ids=["nul", "nan", "lone-surrogate", "nesting-33", "objects-33", "ip-address"],
+)
+async def test_each_refusal_says_what_is_wrong(client, entity_id, unchanged, extra, message):
+    response = await client.post(AUDITS, content=raw_audit(entity_id, extra), headers=JSON)
+
+    problems = assert_error(response, 422, "validation_error")["validation_errors"]
+    assert [problem["message"] for problem in problems] == [f"Value error, {message}"]
+
+
+async def test_details_nested_exactly_to_the_limit_are_stored(client, entity_id, db):
+    # The `details` object is the first of the 32 levels it may have.
+    response = await client.post(
+        AUDITS,
+        content=raw_audit(entity_id, ', "details": {"deep": ' + nested(31) + "}"),
+        headers=JSON,
+    )
+
+    assert response.status_code == 201, response.text
+    stored = await db.fetchval(
+        "SELECT details FROM audit WHERE id = $1", uuid.UUID(response.json()["id"])
+    )
+    assert json.loads(stored) == {"deep": json.loads(nested(31))}

@@ -81,3 +81,49 @@ async def test_containment_is_served_by_the_gin_jsonb_path_ops_index(db):
             '{"field":"amount"}',
         )
     assert "audit_details_path_ops_idx" in plan
+
+
+def object_text_of(length: int) -> str:
+    head = '{"field":"'
+    return head + "a" * (length - len(head) - 2) + '"}'
+
+
+async def test_a_details_filter_of_2000_characters_is_taken_and_one_more_is_refused(client):
+    taken = await client.get(AUDITS, params={"details": object_text_of(2000)})
+    refused = await client.get(AUDITS, params={"details": object_text_of(2001)})
+
+    assert taken.status_code == 200, taken.text
+    problems = assert_error(refused, 422, "validation_error")["validation_errors"]
+    assert problems == [
+        {
+            "field": "query.details",
+            "message": "Value error, details must be a JSON object of at most 2000 chars",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{bad json", "details must be valid JSON (a URL-encoded JSON object)"),
+        ('{"a": NaN}', "details must be valid JSON (a URL-encoded JSON object)"),
+        ("[1, 2]", 'details must be a JSON object, like {"field":"amount"}'),
+        ('{"a": "\\u0000"}', "details must not contain NUL (\\u0000) characters"),
+        ('{"d": ' + "[" * 32 + "]" * 32 + "}", "details must not nest deeper than 32 levels"),
+    ],
+    ids=["not-json", "nan", "not-an-object", "nul", "too-deep"],
+)
+async def test_a_refused_details_filter_says_why(client, value, message):
+    response = await client.get(AUDITS, params={"details": value})
+
+    problems = assert_error(response, 422, "validation_error")["validation_errors"]
+    assert problems == [{"field": "query.details", "message": f"Value error, {message}"}]
+
+
+async def test_a_details_filter_matches_whatever_its_spacing_and_non_ascii_text(client, entity_id):
+    made = await create_audit(client, entity_id, details={"city": "Zürich", "n": 1})
+    params = {"entity_id": str(entity_id), "details": '{ "city" :  "Zürich" }'}
+
+    body = (await client.get(AUDITS, params=params)).json()
+
+    assert [item["id"] for item in body["items"]] == [made["id"]]

@@ -1,3 +1,4 @@
+import json
 import uuid
 from datetime import datetime
 
@@ -118,3 +119,33 @@ async def test_a_refused_create_stores_nothing(client, entity_id, db):
     problems = assert_error(response, 422, "validation_error")["validation_errors"]
     assert [problem["field"] for problem in problems] == ["body.status"]
     assert await db.fetchval("SELECT count(*) FROM audit WHERE entity_id = $1", entity_id) == 0
+
+
+def details_of_size(size: int) -> dict:
+    """`details` whose JSON, as stored, is `size` bytes: 'é' is two bytes in UTF-8."""
+    head = len(json.dumps({"blob": ""}).encode())
+    return {"blob": "é" * ((size - head) // 2) + "x" * ((size - head) % 2)}
+
+
+async def test_details_of_exactly_the_size_cap_are_stored_in_utf8_bytes(client, entity_id, db):
+    details = details_of_size(64 * 1024)
+
+    response = await client.post(AUDITS, json=audit_body(entity_id, details=details))
+
+    assert response.status_code == 201, response.text
+    stored = await db.fetchval("SELECT details FROM audit WHERE entity_id = $1", entity_id)
+    assert json.loads(stored) == details
+
+
+async def test_details_one_byte_over_the_size_cap_say_the_cap(client, entity_id):
+    response = await client.post(
+        AUDITS, json=audit_body(entity_id, details=details_of_size(64 * 1024 + 1))
+    )
+
+    problems = assert_error(response, 422, "validation_error")["validation_errors"]
+    assert problems == [
+        {
+            "field": "body.details",
+            "message": "Value error, details is larger than 65536 bytes when serialized",
+        }
+    ]
