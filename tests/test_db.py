@@ -1,12 +1,14 @@
 """db.run: a Piccolo query behind the same guard as raw SQL, answering as Piccolo would."""
 
 import json
+import time
 import uuid
 
 import pytest
 
 import db
 from audits.tables import Audit
+from errors import DatabaseUnavailable
 from piccolo_conf import DB
 from tests.helpers import create_audit
 
@@ -61,3 +63,29 @@ async def test_timestamps_are_utc_whatever_the_database_default(client, db, enti
         await db.execute(f'ALTER DATABASE "{name}" RESET timezone')
         await DB.pool.expire_connections()
     assert record["created_at"].endswith("+00:00"), record["created_at"]
+
+
+async def test_a_statement_past_its_bound_is_a_503_not_a_hang(client):
+    """The pool bounds every statement by DB_STATEMENT_TIMEOUT_S (a frozen database is a 503,
+    not a wait); a job that knowingly runs longer names its own bound, and only it gets it."""
+    bound = db._settings.db_statement_timeout_s
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable):
+        async with db.connection() as conn:
+            await conn.execute(f"SELECT pg_sleep({bound + 20})")
+    assert time.monotonic() - started < bound + 3
+
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable):
+        async with db.connection(statement_timeout_s=0.3) as conn:
+            await conn.execute("SELECT pg_sleep(10)")
+    assert time.monotonic() - started < 3
+    async with db.connection() as conn:  # the next borrower has the usual bound again
+        assert await conn.fetchval("SELECT 1 FROM pg_sleep(0.5)") == 1
+
+
+async def test_the_pools_connections_never_jit_compile(client):
+    # A short API statement misplanned as big (no statistics yet after a bulk load) spent
+    # 35 ms compiling a 1 ms proof lookup.
+    async with db.connection() as conn:
+        assert await conn.fetchval("SHOW jit") == "off"
