@@ -276,9 +276,11 @@ def _methods_allowed_on(request: Request, named: str | None) -> str:
     return ", ".join(known + sorted(allowed - set(HTTP_METHODS)))
 
 
-def refuse_repeated_query_parameters(request: Request) -> None:
+async def refuse_repeated_query_parameters(request: Request) -> None:
     """Every query parameter is one value: `?status=a&status=b` is ambiguous (frameworks
-    differ on which one wins), so it is a 422 naming the parameter, like an unknown one."""
+    differ on which one wins), so it is a 422 naming the parameter, like an unknown one.
+    `async` although it never waits: FastAPI runs a plain `def` dependency in a worker
+    thread, a hop that cost every request (this one runs on all of them) about 0.2 ms."""
     seen: set[str] = set()
     for name, _ in request.query_params.multi_items():
         if name in seen:

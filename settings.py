@@ -144,8 +144,9 @@ def get_settings() -> Settings:
         sys.exit(describe_settings_error(error))
 
 
-def app_settings(request: Request) -> Settings:
-    """The settings this app was built with (`create_app(settings)`), for request paths."""
+async def app_settings(request: Request) -> Settings:
+    """The settings this app was built with (`create_app(settings)`), for request paths.
+    (`async` so that FastAPI does not run it in a worker thread.)"""
     return request.app.state.settings
 
 

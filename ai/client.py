@@ -57,7 +57,8 @@ class AI:
     request_id: str | None
 
 
-def get_ai(request: Request) -> AI:
+async def get_ai(request: Request) -> AI:
+    # `async` so that FastAPI does not run it in a worker thread.
     client = request.app.state.openai
     if client is None:
         raise AINotConfigured()
