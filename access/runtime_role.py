@@ -4,8 +4,8 @@ It owns nothing, so it cannot ALTER or DROP a table, disable a trigger or grant 
 more; it holds only what the service's queries need, and UPDATE only on the columns the API
 changes. It cannot TRUNCATE anything, nor DELETE anything but the sealer's queue rows, nor
 write a journal entry itself: the journal trigger runs with its owner's rights (SECURITY
-DEFINER). Migrations run as another
-role, the owner of the tables (the Procfile's `release` uses its own DATABASE_URL).
+DEFINER). Migrations run as another role, the owner of the tables (the Procfile's `release`
+uses its own DATABASE_URL).
 
 A feature that adds a table adds it to RUNTIME_TABLES (and its sequence, if the app inserts
 through one, to RUNTIME_SEQUENCES); operators re-run `piccolo access grant_runtime_role`

@@ -95,6 +95,18 @@ async def count_total(conn, filters: dict[str, Any], exact_up_to: int) -> tuple[
     return max(total, int(plan[0]["Plan"]["Plan Rows"])), True
 
 
+async def walk_total(
+    conn, filters: dict[str, Any], exact_up_to: int | None, after: Cursor | None
+) -> tuple[int | None, bool]:
+    """A page's total: the one its cursor carries from the walk's first page, else counted
+    (see `count_total`); none without `exact_up_to`."""
+    if after is not None and after.total is not None:
+        return after.total, after.total_is_estimate
+    if exact_up_to is None:
+        return None, False
+    return await count_total(conn, filters, exact_up_to)
+
+
 async def list_audits(
     filters: dict[str, Any],
     limit: int,
@@ -111,11 +123,7 @@ async def list_audits(
     sql, params = page_sql(filters, after)
     async with connection() as conn:
         row = await conn.fetchrow(sql, *params, limit, offset)
-        total, estimated = None, False
-        if after is not None and after.total is not None:
-            total, estimated = after.total, after.total_is_estimate
-        elif exact_up_to is not None:
-            total, estimated = await count_total(conn, filters, exact_up_to)
+        total, estimated = await walk_total(conn, filters, exact_up_to, after)
     return page_with_cursors(row, total, estimated)
 
 

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from audits import cursor
-from audits.listing import count_total, page_sql, page_with_cursors
+from audits.listing import page_sql, page_with_cursors, walk_total
 from audits.queries import (
     CREATE_SQL,
     FILTER_COMPARISONS,
@@ -90,10 +90,7 @@ async def page(filters: dict, limit: int, offset: int, cursor_text: str | None) 
     sql, params = page_sql(filters, after)
     async with pool().acquire() as conn:
         row = await conn.fetchrow(sql, *params, limit, offset)
-        if after is not None and after.total is not None:
-            total, estimated = after.total, after.total_is_estimate
-        else:
-            total, estimated = await count_total(conn, filters, EXACT_UP_TO)
+        total, estimated = await walk_total(conn, filters, EXACT_UP_TO, after)
     found = page_with_cursors(row, total, estimated)
     return page_json(
         found.items,

@@ -6,8 +6,8 @@ transaction mode), takes the committed entries off the queue (`journal_unsealed`
 order, gives them the next indices (`ledger_leaf`), stores the subtrees they complete, and
 writes a signed checkpoint. A sealer killed mid-batch rolls back whole (its entries go back
 on the queue); the next one starts where the last commit ended, so an entry is never lost,
-skipped or sealed twice. An entry whose
-transaction commits late is simply picked up by a later seal, with a later index.
+skipped or sealed twice. An entry whose transaction commits late is simply picked up by a
+later seal, with a later index.
 
 Runs inside the web process by default (LEDGER_SEALER=true), or alone:
 `python -m ledger.sealer` (the Procfile's `worker`).
