@@ -3,28 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi import FastAPI
 
 import db
-from access.auth import authenticated, document_scopes, warn_if_no_keys
+from access.auth import document_scopes, every_route_guarded, warn_if_no_keys
 from access.routes import router as access_router
 from ai.client import create_client
 from ai.routes import router as ai_router
 from audits.routes import router as audits_router
 from docs_ui import install_offline_docs
-from errors import install_error_handlers, refuse_repeated_query_parameters
+from errors import install_error_handlers
 from health import router as health_router
 from ingest.routes import BATCH_PATH
 from ingest.routes import router as ingest_router
 from ledger import sealer
 from ledger.routes import router as ledger_router
 from logs import configure_logging
-from middleware import RequestContextMiddleware
+from middleware import CORSMiddleware, RequestContextMiddleware
 from settings import SERVICE_NAME, SERVICE_VERSION, Settings, get_settings
 from ui import install_trail_viewer
+
+
+def freeze_start_up_objects() -> None:
+    """Take what start-up built (modules, classes, schemas, routes: about 130,000 objects,
+    all living as long as the process) out of the garbage collector's view. Each full
+    collection re-scanned them all: 40-150 ms with the event loop stopped, five times in 20 s
+    of load, and every request waiting behind it. Frozen, one takes about 1 ms. Once per
+    process: the first app's start-up is the process's start-up."""
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sealing = None
         if settings.ledger_sealer and settings.ledger_signing_key is not None:
             sealing = asyncio.create_task(sealer.run(settings, stop_sealing))
+        freeze_start_up_objects()
         yield
         stop_sealing.set()
         if sealing is not None:
@@ -54,7 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="An audit trail API: who did what to which entity, when, and how it ended. "
         "Every error answers `{error, message, details}` with an `X-Request-ID` header.",
         lifespan=lifespan,
-        dependencies=[Depends(refuse_repeated_query_parameters)],
         docs_url=None,  # install_offline_docs serves both UIs without a CDN
         redoc_url=None,
         # No OpenTelemetry is configured; skip FastAPI's per-request check for it.
@@ -80,14 +91,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Idempotent-Replayed",
         ],
     )
+    # Routes are matched in this order: the busiest first, the pages for people last.
+    app.include_router(health_router)
+    for api_router in (audits_router, ingest_router, ledger_router, ai_router, access_router):
+        app.include_router(every_route_guarded(api_router))
     install_offline_docs(app)
     install_trail_viewer(app)
-    app.include_router(health_router)
-    app.include_router(audits_router, dependencies=[authenticated])
-    app.include_router(ingest_router, dependencies=[authenticated])
-    app.include_router(ai_router, dependencies=[authenticated])
-    app.include_router(access_router, dependencies=[authenticated])
-    app.include_router(ledger_router, dependencies=[authenticated])
     document_scopes(app)
     return app
 

@@ -2,6 +2,8 @@
 
 import logging
 import sys
+import time
+from typing import Any
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
@@ -19,6 +21,38 @@ def _drop_terminal_colours(record: logging.LogRecord) -> bool:
     return True
 
 
+class JsonLineFormatter(OrjsonFormatter):
+    """python-json-logger's orjson formatter with two costs taken out of every line (the
+    access line is written on every request): its general field merge (renames, defaults,
+    static fields, none of which we use) and `time.strftime` per record, done once a second
+    here. The time is ISO 8601 in UTC, which log pipelines read without a format hint."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s", timestamp=False)
+        self._second = -1
+        self._second_text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int(record.msecs):03d}Z"
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        log_data["time"] = record.asctime
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.message
+        log_data.update(message_dict)  # exc_info and stack_info, when the record has them
+        skipped = self._skip_fields
+        for key, value in record.__dict__.items():
+            if key not in skipped and not key.startswith("_"):
+                log_data[key] = value
+
+
 def configure_logging(level: str) -> None:
     # Per the logging HOWTO's "Optimization": every request logs a line, and none of these
     # (caller's file and line, thread, process) is in our format.
@@ -28,13 +62,7 @@ def configure_logging(level: str) -> None:
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(_drop_terminal_colours)
-    handler.setFormatter(
-        OrjsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            timestamp=False,
-        )
-    )
+    handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)

@@ -1,10 +1,11 @@
 """Plain ASGI middleware (no BaseHTTPMiddleware: it costs a task per request).
 
-`RequestContextMiddleware` gives every request an id, writes one access-log line, caps the
-body size (per path: batch ingest takes more; reading a refused body's rest, within bounds,
-so the 413 is read), and is the
-last resort for unexpected exceptions: they become a 500 in the contract's shape with the
-request id, and their traceback goes to the log only.
+`RequestContextMiddleware` gives every request an id, writes one access-log line, refuses a
+repeated query parameter, caps the body size (per path: batch ingest takes more; reading a
+refused body's rest, within bounds, so the 413 is read), and is the last resort for
+unexpected exceptions: they become a 500 in the contract's shape with the request id, and
+their traceback goes to the log only. `CORSMiddleware` is Starlette's with a fast path for
+requests that carry no Origin.
 """
 
 from __future__ import annotations
@@ -12,13 +13,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import time
-import uuid
 
+from fastapi.exceptions import RequestValidationError
+from starlette.middleware import cors
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from errors import AppError, PayloadTooLarge, UnexpectedError, UnsupportedMediaType, response_for
+from errors import (
+    PayloadTooLarge,
+    UnexpectedError,
+    UnsupportedMediaType,
+    refuse_repeated_query_parameters,
+    response_for,
+    validation_response,
+)
 
 access_logger = logging.getLogger("looped_needle.access")
 error_logger = logging.getLogger("looped_needle.errors")
@@ -36,10 +47,11 @@ DISCARD_LIMIT_S = 5.0
 
 
 async def _answer(
-    scope: Scope, receive: Receive, send: Send, request_id: str, error: AppError
+    scope: Scope, receive: Receive, send: Send, request_id: str, response: Response
 ) -> None:
     """Send an error the app never got to handle, in the same shape its handlers use."""
-    await response_for(error, {"X-Request-ID": request_id})(scope, receive, send)
+    response.headers["X-Request-ID"] = request_id
+    await response(scope, receive, send)
 
 
 def _is_json(scope: Scope) -> bool:
@@ -80,6 +92,12 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            try:
+                refuse_repeated_query_parameters(scope.get("query_string", b""))
+            except RequestValidationError as repeated:
+                status_holder["status"] = 422
+                await _answer(scope, receive, send, request_id, validation_response(repeated))
+                return
             if scope["method"] in BODY_METHODS:
                 limit = self.body_limits.get(scope["path"], self.max_body_bytes)
                 replay, body = await self._buffered_body(scope, receive, limit)
@@ -90,7 +108,7 @@ class RequestContextMiddleware:
                     refusal = UnsupportedMediaType()
                 if refusal is not None:
                     status_holder["status"] = refusal.status_code
-                    await _answer(scope, receive, send, request_id, refusal)
+                    await _answer(scope, receive, send, request_id, response_for(refusal))
                     return
                 receive = replay
             await self.app(scope, receive, send_with_request_id)
@@ -100,7 +118,8 @@ class RequestContextMiddleware:
             )
             if not status_holder["started"]:
                 status_holder["status"] = 500
-                await _answer(scope, receive, send, request_id, UnexpectedError(request_id))
+                unexpected = response_for(UnexpectedError(request_id))
+                await _answer(scope, receive, send, request_id, unexpected)
         finally:
             access_logger.info(
                 "request",
@@ -120,7 +139,7 @@ class RequestContextMiddleware:
         for name, value in scope["headers"]:
             if name == REQUEST_ID_HEADER and ACCEPTABLE_REQUEST_ID.match(value):
                 return value.decode()
-        return uuid.uuid4().hex
+        return os.urandom(16).hex()  # 128 random bits, as a uuid4 has, for less work
 
     async def _buffered_body(
         self, scope: Scope, receive: Receive, limit: int
@@ -176,6 +195,24 @@ class RequestContextMiddleware:
                     received += len(message.get("body", b""))
                     if not message.get("more_body", False):
                         return
+
+
+class CORSMiddleware(cors.CORSMiddleware):
+    """Starlette's, without its per-response header parsing for a request with no Origin
+    (every server-to-server call, the API's bulk): no CORS header applies to it, only
+    `Vary: Origin`, so a cache keeps it apart from a browser's answer, as Starlette does."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _header(scope, b"origin") is not None:
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"vary", b"Origin")]
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -1,9 +1,10 @@
 """Who is calling: the bearer-key check and the scope check, as FastAPI dependencies.
 
-`authenticated` guards a whole router; `require("audits:read")` on a route adds the
-scope it needs (and declares it in OpenAPI). A verified key is cached in-process for
-AUTH_CACHE_TTL_S, so most requests cost a dict lookup and one SHA-256; a revocation is seen
-within that time. Unknown prefixes are cached too, so garbage keys cannot hammer the database.
+Every API route names the scopes it needs with `require("audits:read")` (or `acting`), which
+also declares them in OpenAPI; `every_route_guarded` refuses a router with a route that
+forgot. A verified key is cached in-process for AUTH_CACHE_TTL_S, so most requests cost a
+dict lookup and one SHA-256; a revocation is seen within that time. Unknown prefixes are
+cached too, so garbage keys cannot hammer the database.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer, SecurityScopes
 
 from access import queries
@@ -146,8 +149,6 @@ guard = ApiKeyGuard(
     description="An API key `lnk_<prefix>_<secret>`, from `piccolo access create_key`.",
     auto_error=False,
 )
-# For a whole router: any valid key (a route's own `require` adds its scopes).
-authenticated = Security(guard)
 
 
 def require(*scopes: str) -> Any:
@@ -165,6 +166,21 @@ def acting(scope: str) -> Any:
         return None if caller is None else caller.label
 
     return Annotated[str | None, Depends(label)]
+
+
+def every_route_guarded(router: APIRouter) -> APIRouter:
+    """Refuse, at start-up, an API route that requires no key: each route names its scopes
+    with `require` or `acting`, and one that forgot would be open to anyone. A router-wide
+    guard would catch that too, but would check the key a second time on every request."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and not _guarded(route.dependant):
+            methods = ", ".join(sorted(route.methods))
+            raise RuntimeError(f"{methods} {route.path} requires no API key scope")
+    return router
+
+
+def _guarded(dependant: Dependant) -> bool:
+    return any(sub.call is guard or _guarded(sub) for sub in dependant.dependencies)
 
 
 def document_scopes(app: FastAPI) -> None:

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 
 import db
 from access import queries
-from access.auth import authenticated, require
+from access.auth import require
 from access.keys import mint_key as mint_in_process
 from harness.server_process import ServerProcess, procfile_env
 from settings import Settings
@@ -107,7 +107,7 @@ def main(n: int) -> None:
 def guarded_app(settings: Settings | None, guard: bool) -> FastAPI:
     app = FastAPI()
     app.state.settings = settings
-    dependencies = [authenticated, require("audits:read")] if guard else []
+    dependencies = [require("audits:read")] if guard else []
 
     @app.get("/probe", dependencies=dependencies)
     async def probe() -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from fastapi import APIRouter
 from fastapi.routing import iter_route_contexts
 
+from access.auth import acting, every_route_guarded, require
 from access.keys import SCOPES, mint_key
 from tests.access.conftest import auth_settings, bearer
 from tests.helpers import assert_error
@@ -181,3 +183,25 @@ async def test_openapi_declares_the_bearer_scheme_and_each_operations_scopes(aut
         assert {"401", "403"} <= set(operation["responses"])
     for path in ("/", "/health", "/health/db"):
         assert "security" not in spec["paths"][path]["get"]
+
+
+# Module level: this module's annotations are strings, resolved in its globals.
+ThingWriter = acting("audits:write")
+
+
+def test_a_router_with_a_route_that_requires_no_scope_stops_start_up():
+    router = APIRouter(prefix="/api/v1/things")
+
+    @router.get("/read", dependencies=[require("audits:read")])
+    async def read() -> None: ...
+
+    @router.post("/write")
+    async def write(writer: ThingWriter) -> None: ...
+
+    assert every_route_guarded(router) is router
+
+    @router.delete("/{thing_id}")
+    async def forgot(thing_id: str) -> None: ...
+
+    with pytest.raises(RuntimeError, match=r"DELETE /api/v1/things/\{thing_id\} requires no"):
+        every_route_guarded(router)
