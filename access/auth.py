@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer, SecurityScopes
+from starlette.responses import Response
 
 from access import queries
 from access.keys import secret_matches, split_key
@@ -135,12 +137,17 @@ class ApiKeyGuard(HTTPBearer):
     async def __call__(  # type: ignore[override]
         self, request: Request, security_scopes: SecurityScopes
     ) -> Caller | None:
-        caller = await authenticate(request)
-        if caller is not None:
-            missing = [scope for scope in security_scopes.scopes if scope not in caller.scopes]
-            if missing:
-                raise InsufficientScope(security_scopes.scopes, missing)
-        return caller
+        return await authorize(request, security_scopes.scopes)
+
+
+async def authorize(request: Request, scopes: list[str]) -> Caller | None:
+    """The caller, once its key is valid and holds every one of `scopes`."""
+    caller = await authenticate(request)
+    if caller is not None:
+        missing = [scope for scope in scopes if scope not in caller.scopes]
+        if missing:
+            raise InsufficientScope(scopes, missing)
+    return caller
 
 
 guard = ApiKeyGuard(
@@ -162,10 +169,52 @@ def acting(scope: str) -> Any:
 
     # A default, not an Annotated hint: this module's annotations are strings, and the scope
     # is only known here.
-    async def label(caller: Caller | None = require(scope)) -> str | None:
+    async def label(request: Request, _checked: Any = require(scope)) -> str | None:
+        caller = request.scope["state"].get("api_key")  # put there by the key check
         return None if caller is None else caller.label
 
     return Annotated[str | None, Depends(label)]
+
+
+class GuardedRoute(APIRoute):
+    """An API route that checks the key itself, once, before FastAPI solves the rest.
+
+    The guard stays among the route's declared dependencies, so OpenAPI still documents the
+    bearer scheme and each operation's scopes, and `every_route_guarded` still sees it. At
+    request time FastAPI's solve of that one dependency cost about as much as the rest of a
+    GET by id, so the handler is built without it and the check runs here instead."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        declared = self.dependant
+        scopes = _guard_scopes(declared)
+        self.dependant = _without_guard(declared)
+        try:
+            handle = super().get_route_handler()
+        finally:
+            self.dependant = declared
+        if scopes is None:
+            return handle
+
+        async def checked_then_handled(request: Request) -> Response:
+            await authorize(request, scopes)
+            return await handle(request)
+
+        return checked_then_handled
+
+
+def _guard_scopes(dependant: Dependant) -> list[str] | None:
+    """Every scope the route's guards ask for, in order; None when it has no guard."""
+    found: list[str] | None = None
+    for sub in dependant.dependencies:
+        nested = list(sub.own_oauth_scopes or []) if sub.call is guard else _guard_scopes(sub)
+        if nested is not None:
+            found = [*(found or []), *(scope for scope in nested if scope not in (found or []))]
+    return found
+
+
+def _without_guard(dependant: Dependant) -> Dependant:
+    kept = [_without_guard(sub) for sub in dependant.dependencies if sub.call is not guard]
+    return replace(dependant, dependencies=kept)
 
 
 def every_route_guarded(router: APIRouter) -> APIRouter:

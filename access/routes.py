@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, status
 
 from access import queries
-from access.auth import forget, require
+from access.auth import GuardedRoute, forget, require
 from access.keys import PREFIX_LENGTH, mint_key
 from access.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
 from errors import ApiKeyNotFound, error_responses
 
-router = APIRouter(prefix="/api/v1/access/keys", tags=["access"])
+router = APIRouter(prefix="/api/v1/access/keys", tags=["access"], route_class=GuardedRoute)
 
 COMMON_ERRORS = error_responses(422, 500, 503)
 Prefix = Annotated[str, Path(min_length=PREFIX_LENGTH, max_length=PREFIX_LENGTH)]

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 from pydantic import ValidationError
 
-from access.auth import require
+from access.auth import GuardedRoute, require
 from ai import prompts, queries
 from ai.client import AIDep, complete
 from ai.schemas import (
@@ -28,7 +28,7 @@ from errors import AIBadResponse, error_responses
 from responses import JSONText
 from settings import SettingsDep
 
-router = APIRouter(prefix="/api/v1/ai", tags=["ai"])
+router = APIRouter(prefix="/api/v1/ai", tags=["ai"], route_class=GuardedRoute)
 
 AI_ERRORS = error_responses(413, 415, 422, 429, 500, 502, 503)
 NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Body, Header, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
-from access.auth import acting, require
+from access.auth import GuardedRoute, acting, require
 from audits import export, listing, paging, queries, stats
 from audits.schemas import (
     AuditCreate,
@@ -27,7 +27,7 @@ from ingest.queries import KEYED_CREATE_SQL
 from responses import ClosingStream, JSONBytes, JSONText
 from settings import SettingsDep
 
-router = APIRouter(prefix="/api/v1/audits", tags=["audits"])
+router = APIRouter(prefix="/api/v1/audits", tags=["audits"], route_class=GuardedRoute)
 
 COMMON_ERRORS = error_responses(422, 500, 503)
 CURSOR_PAGING = (

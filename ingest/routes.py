@@ -8,7 +8,7 @@ from uuid import uuid4
 from fastapi import APIRouter, Body, status
 from fastapi.exceptions import RequestValidationError
 
-from access.auth import acting
+from access.auth import GuardedRoute, acting
 from errors import error_responses
 from ingest import queries
 from ingest.idempotency import IDEMPOTENCY_RESPONSES, Once, answer_once
@@ -16,7 +16,7 @@ from ingest.schemas import AuditBatch, AuditBatchOut
 from responses import JSONText
 from settings import SettingsDep
 
-router = APIRouter(prefix="/api/v1/audits", tags=["audits"])
+router = APIRouter(prefix="/api/v1/audits", tags=["audits"], route_class=GuardedRoute)
 
 BATCH_PATH = f"{router.prefix}/batch"
 Writer = acting("audits:write")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
-from access.auth import require
+from access.auth import GuardedRoute, require
 from errors import (
     AuditNotFound,
     CheckpointNotFound,
@@ -32,7 +32,7 @@ from ledger.schemas import (
     TreeSizeQuery,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["ledger"])
+router = APIRouter(prefix="/api/v1", tags=["ledger"], route_class=GuardedRoute)
 
 MAX_LEAVES_PER_CALL = 1000
 TreeSize = Annotated[TreeSizeQuery, Query()]
