@@ -91,6 +91,18 @@ async def test_no_key_is_401_authentication_required(auth_client, method, path):
     assert "error=" not in response.headers["www-authenticate"]  # RFC 6750 §3.1
 
 
+WRITES = [(method, path) for method, path in API_ROUTES if method in {"POST", "PUT"}]
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES, ids=[f"{m} {p}" for m, p in WRITES])
+async def test_without_a_key_a_bad_body_is_401_not_a_validation_answer(auth_client, method, path):
+    # The key is checked before the request is validated: a stranger learns nothing of
+    # what a body should hold.
+    url = path.format(**PATH_VALUES)
+    response = await auth_client.request(method, url, json={"bogus": [1, {"x": None}]})
+    assert_error(response, 401, "authentication_required")
+
+
 MALFORMED = [
     "Bearer",
     "Bearer ",
