@@ -165,12 +165,12 @@ def check(args: list[str]) -> int:
     return 0
 
 
-BENCHMARKS = ("ledger", "ingest")
+BENCHMARKS = ("ledger", "ingest", "layers")
 
 
 def bench(args: list[str]) -> int:
     """The benchmarks in bench/ (wrk for the main one); see BENCHMARKS.md. `bench` alone runs
-    bench/run.py; `bench ledger` and `bench ingest` run the ledger's and the ingest one."""
+    bench/run.py; `bench ledger`, `bench ingest` and `bench layers` run the others."""
     module = f"bench.{args.pop(0)}" if args and args[0] in BENCHMARKS else "bench.run"
     return subprocess.run([str(VENV_PYTHON), "-m", module, *args], cwd=ROOT).returncode
 
