@@ -191,9 +191,10 @@ CATALOGUE = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def raising_client():
-    """A fresh app whose routes raise what a test names, as the real routes would."""
+    """A fresh app whose routes raise what a test names, as the real routes would; one per
+    test, so that each also proves `create_app` installs the handlers it relies on."""
     from app import create_app
 
     app = create_app()
@@ -266,6 +267,14 @@ async def test_a_wrong_method_names_the_methods_to_use(client):
         "message": f"PATCH is not allowed on {AUDITS}; use GET, POST.",
         "details": None,
     }
+
+
+async def test_a_wrong_method_names_each_method_once_when_the_route_names_several(client):
+    """Starlette's own routes (the OpenAPI document) name all their methods in the 405 they
+    raise; `Allow` lists each once."""
+    response = await client.post("/openapi.json")
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.json()["message"] == "POST is not allowed on /openapi.json; use GET, HEAD."
 
 
 async def test_malformed_json_names_the_reason_and_the_position(client):
