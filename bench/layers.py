@@ -21,7 +21,9 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import asyncpg
 
@@ -117,7 +119,7 @@ def main() -> None:
     if args.child:
         job = json.loads(args.child)
         result = asyncio.run(_measure(job["module"], job["drop"], job["routes"], args.requests))
-        print(json.dumps(result))
+        Path(job["result_path"]).write_text(json.dumps(result))
         return
     server_url, embedded = database_server()
     database = f"looped_needle_layers_{os.getpid()}"
@@ -127,11 +129,13 @@ def main() -> None:
         routes = asyncio.run(_routes(database_url))
         env = {"BENCH_KEY": mint_key(database_url), **ledger_keys()}
         table = {}
+        result_path = Path(tempfile.mkdtemp()) / "result.json"
         for name, variant in VARIANTS.items():
             job = {
                 "module": variant.get("module", "app"),
                 "drop": variant.get("drop", ""),
                 "routes": routes,
+                "result_path": str(result_path),
             }
             child_env = procfile_env(
                 DATABASE_URL=database_url,
@@ -141,15 +145,17 @@ def main() -> None:
                 **env,
             )
             command = [sys.executable, "-m", "bench.layers", "--requests", str(args.requests)]
-            output = subprocess.run(
-                [*command, "--child", json.dumps(job)],
-                env=child_env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            # The service logs its access lines to stdout; the result is the last line.
-            table[name] = json.loads(output.strip().splitlines()[-1])
+            # The log goes to a file, as in bench/run.py's server: a pipe that a reader
+            # drains would add a context switch per line to what is measured.
+            with tempfile.TemporaryFile() as log:
+                subprocess.run(
+                    [*command, "--child", json.dumps(job)],
+                    env=child_env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    check=True,
+                )
+            table[name] = json.loads(result_path.read_text())
             print(f"bench: {name}: {table[name]}", file=sys.stderr, flush=True)
     finally:
         drop_database(server_url, database)
