@@ -334,6 +334,14 @@ async def test_a_repeated_query_parameter_is_refused_with_its_name_and_why(clien
     ]
 
 
+async def test_a_parameter_repeated_with_an_empty_value_is_refused_on_any_path(client):
+    # Refused before routing, so on every path; an empty value is a value all the same.
+    response = await client.get("/health?probe=&probe=1")
+
+    body = assert_error(response, 422, "validation_error")
+    assert [problem["field"] for problem in body["validation_errors"]] == ["query.probe"]
+
+
 async def test_distinct_query_parameters_are_not_repeated_ones(client, entity_id):
     response = await client.get(
         AUDITS, params={"entity_id": str(entity_id), "status": "success", "limit": 5}
