@@ -247,7 +247,13 @@ async def test_a_client_that_hangs_up_mid_body_gets_what_it_sent_passed_on():
 
 
 @pytest.mark.parametrize(
-    "content_type", ["Application/JSON", "application/json ; charset=utf-8", "text/x+json"]
+    "content_type",
+    [
+        "Application/JSON",
+        "application/json ; charset=utf-8",
+        "application/json; charset=utf-8; profile=audit",
+        "text/x+json",
+    ],
 )
 async def test_json_media_types_are_recognised_in_any_case_and_spacing(content_type):
     client = Client(chunks(CHUNK), headers=[("content-type", content_type)])
