@@ -246,6 +246,23 @@ async def test_a_client_that_hangs_up_mid_body_gets_what_it_sent_passed_on():
     assert (status, body) == (200, {"received": LIMIT // 2})
 
 
+async def test_after_its_body_the_app_hears_what_the_server_says_next():
+    # Starlette listens for a disconnect once the body is read; were the buffered body
+    # delivered again, it would spin on it instead of hearing the client leave.
+    heard = []
+
+    async def reads_then_listens(scope, receive, send):
+        heard.append(await receive())
+        heard.append(await receive())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+
+    client = Client(chunks(CHUNK), headers=[JSON_TYPE])
+    await middleware(reads_then_listens)(client.scope, client.receive, client.send)
+
+    assert heard[0] == {"type": "http.request", "body": b"x" * CHUNK, "more_body": False}
+    assert heard[1] == {"type": "http.disconnect"}
+
+
 @pytest.mark.parametrize(
     "content_type",
     [
@@ -385,16 +402,43 @@ async def test_a_failure_before_the_answer_is_a_500_logged_as_500(caplog):
     assert status == 500 and headers["x-request-id"] == "early-1"
     assert body["details"] == {"request_id": "early-1"}
     assert access_line(caplog).status == 500
+    [error] = [r for r in caplog.records if r.name == "looped_needle.errors"]
+    assert (error.getMessage(), error.request_id, error.path) == (
+        "unhandled error",
+        "early-1",
+        "/early",
+    )
 
 
 async def test_lifespan_messages_pass_through_untouched():
-    seen = []
+    # The app's start-up is told complete through the server's own send: lost, the server
+    # would wait for a start-up that never ends.
+    received, sent = [], []
 
-    async def records(scope, receive, send):
-        seen.append(scope["type"])
+    async def starts(scope, receive, send):
+        received.append(await receive())
+        await send({"type": "lifespan.startup.complete"})
 
-    await middleware(records)({"type": "lifespan"}, None, None)
-    assert seen == ["lifespan"]
+    async def server_receive():
+        return {"type": "lifespan.startup"}
+
+    async def server_send(message):
+        sent.append(message)
+
+    await middleware(starts)({"type": "lifespan"}, server_receive, server_send)
+    assert received == [{"type": "lifespan.startup"}]
+    assert sent == [{"type": "lifespan.startup.complete"}]
+
+
+async def test_a_repeated_query_parameter_is_refused_and_logged_as_the_422_it_is(caplog):
+    client = Client([], method="GET", path="/p")
+    client.scope["query_string"] = b"status=a&status=b"
+    with caplog.at_level(logging.INFO, logger="looped_needle.access"):
+        status, headers, body = await client.run(middleware())
+
+    assert status == 422 and body["error"] == "validation_error"
+    assert headers["x-request-id"]
+    assert access_line(caplog).status == 422
 
 
 async def test_the_app_answers_a_body_of_exactly_the_limit_with_201(client, entity_id, db):
