@@ -206,9 +206,10 @@ def _guard_scopes(dependant: Dependant) -> list[str] | None:
     """Every scope the route's guards ask for, in order; None when it has no guard."""
     found: list[str] | None = None
     for sub in dependant.dependencies:
-        nested = list(sub.own_oauth_scopes or []) if sub.call is guard else _guard_scopes(sub)
+        nested = (sub.own_oauth_scopes or []) if sub.call is guard else _guard_scopes(sub)
         if nested is not None:
-            found = [*(found or []), *(scope for scope in nested if scope not in (found or []))]
+            found = found or []
+            found += [scope for scope in nested if scope not in found]
     return found
 
 
@@ -222,14 +223,10 @@ def every_route_guarded(router: APIRouter) -> APIRouter:
     with `require` or `acting`, and one that forgot would be open to anyone. A router-wide
     guard would catch that too, but would check the key a second time on every request."""
     for route in router.routes:
-        if isinstance(route, APIRoute) and not _guarded(route.dependant):
+        if isinstance(route, APIRoute) and _guard_scopes(route.dependant) is None:
             methods = ", ".join(sorted(route.methods))
             raise RuntimeError(f"{methods} {route.path} requires no API key scope")
     return router
-
-
-def _guarded(dependant: Dependant) -> bool:
-    return any(sub.call is guard or _guarded(sub) for sub in dependant.dependencies)
 
 
 def document_scopes(app: FastAPI) -> None:
