@@ -25,8 +25,9 @@ from fastapi import FastAPI
 
 import db
 from access import queries
-from access.auth import require
+from access.auth import GuardedRoute, require
 from access.keys import mint_key as mint_in_process
+from bench.layers import cpu_per_request
 from harness.server_process import ServerProcess, procfile_env
 from settings import Settings
 from tests.helpers import AUDITS, audit_body
@@ -106,6 +107,7 @@ def main(n: int) -> None:
 
 def guarded_app(settings: Settings | None, guard: bool) -> FastAPI:
     app = FastAPI()
+    app.router.route_class = GuardedRoute  # as the service's API routes check the key
     app.state.settings = settings
     dependencies = [require("audits:read")] if guard else []
 
@@ -114,35 +116,6 @@ def guarded_app(settings: Settings | None, guard: bool) -> FastAPI:
         return None
 
     return app
-
-
-async def call_many(app: FastAPI, headers: list[tuple[bytes, bytes]], n: int) -> float:
-    """Microseconds per request, averaged over n requests straight through ASGI."""
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/probe",
-        "raw_path": b"/probe",
-        "query_string": b"",
-        "headers": headers,
-        "root_path": "",
-        "scheme": "http",
-        "server": ("t", 80),
-        "client": ("127.0.0.1", 1),
-        "http_version": "1.1",
-    }
-
-    async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            assert message["status"] == 200, message
-
-    started = time.perf_counter()
-    for _ in range(n):
-        await app({**scope, "state": {}}, receive, send)
-    return (time.perf_counter() - started) / n * 1e6
 
 
 async def guard_alone(n: int) -> None:
@@ -156,15 +129,15 @@ async def guard_alone(n: int) -> None:
         "guard, auth off": (guarded_app(Settings(auth_required=False), True), []),
         "no guard": (guarded_app(None, False), []),
     }
-    rounds = {name: [] for name in apps}
-    for _ in range(5):
-        for name, (app, app_headers) in apps.items():
-            rounds[name].append(await call_many(app, app_headers, n))
+    cpu = {
+        name: await cpu_per_request(app, "GET", "/probe", b"", app_headers, n)
+        for name, (app, app_headers) in apps.items()
+    }
     await asyncio.sleep(0.5)  # let the one last_used_at update finish
     await db.close_pool()
-    print(f"\nIn-process, {n} requests x 5 rounds per row, best round (µs per request):")
-    for name, values in rounds.items():
-        print(f"| {name} | {min(values):.1f} |")
+    print(f"\nIn-process, {n} requests x 3 rounds per row, best round (CPU µs per request):")
+    for name, micros in cpu.items():
+        print(f"| {name} | {micros:.1f} |")
 
 
 if __name__ == "__main__":
