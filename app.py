@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=SERVICE_NAME,
         version=SERVICE_VERSION,
         description="An audit trail API: who did what to which entity, when, and how it ended. "
-        "Every error answers `{error, message, details}` with an `X-Request-ID` header.",
+        "Every error answers `{error, message, details}` with an `X-Request-ID` header. "
+        "A query parameter sent more than once is a 422 on any path, before the key check.",
         lifespan=lifespan,
         docs_url=None,  # install_offline_docs serves both UIs without a CDN
         redoc_url=None,

@@ -213,6 +213,9 @@ async def test_every_request_writes_one_json_access_line(capsys):
     assert entry["request_id"] == "access-1"
     assert entry["method"] == "GET" and entry["path"] == "/health" and entry["status"] == 200
     assert entry["duration_ms"] >= 0 and "client" in entry
+    # ISO 8601 in UTC with milliseconds, the same on every line.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"]), entry["time"]
+    assert (entry["level"], entry["message"]) == ("INFO", "request")
 
 
 async def test_a_query_parameter_given_twice_is_refused_by_name(client):
