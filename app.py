@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         body_limits={BATCH_PATH: settings.max_batch_body_bytes},
+        vary_origin=True,  # for the CORSMiddleware around it
     )
     app.add_middleware(
         CORSMiddleware,
@@ -100,6 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.router.routes.extend(every_route_guarded(api_router).routes)
     install_offline_docs(app)
     install_trail_viewer(app)
+    # FastAPI put its /openapi.json first, and the service index `/` came with the health
+    # routes: each failed match costs every request a regex, so both go last, with the pages.
+    go_last = {app.openapi_url, "/"}
+    app.router.routes.sort(key=lambda route: getattr(route, "path", None) in go_last)
     document_scopes(app)
     return app
 

@@ -127,6 +127,22 @@ async def test_answers_vary_by_origin_whether_or_not_the_request_has_one(client)
     assert "Origin" in from_a_browser.headers["vary"]
 
 
+async def test_a_refusal_before_the_app_is_readable_by_a_browser_and_varies_by_origin(client):
+    # The body checks answer before FastAPI runs; CORS sits outside them, so a page's script
+    # can still read why its upload was refused.
+    sent = {"content": b"x", "headers": {"Content-Type": "text/plain"}}
+    from_a_server = await client.post(AUDITS, **sent)
+    from_a_browser = await client.post(
+        AUDITS, content=b"x", headers={**sent["headers"], "Origin": "https://example.org"}
+    )
+
+    assert from_a_server.status_code == from_a_browser.status_code == 415
+    assert from_a_server.headers.get_list("vary") == ["Origin"]
+    assert from_a_browser.headers["access-control-allow-origin"] == "*"
+    assert "Origin" in from_a_browser.headers["vary"]
+    assert from_a_browser.headers["x-request-id"]
+
+
 def valid_but_oversized(entity_id) -> bytes:
     """A create that would be stored (201) but for its size: JSON whitespace pads it past the
     1 MiB cap while `details` stays under its own 64 KiB limit."""

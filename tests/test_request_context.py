@@ -458,3 +458,39 @@ async def test_the_asgi_transport_client_is_logged(caplog, client):
     with caplog.at_level(logging.INFO, logger="looped_needle.access"):
         await client.get("/health")
     assert access_line(caplog).client == httpx.ASGITransport(app=None).client[0]
+
+
+async def fails_early(scope, receive, send):
+    raise RuntimeError("broke")
+
+
+@pytest.mark.parametrize(
+    ("app", "method", "query", "messages", "headers", "status"),
+    [
+        (echo_size, "GET", b"", [], [], 200),
+        (echo_size, "GET", b"status=a&status=b", [], [], 422),
+        (echo_size, "POST", b"", chunks(2 * LIMIT), [("content-type", "application/json")], 413),
+        (echo_size, "POST", b"", chunks(CHUNK), [("content-type", "text/plain")], 415),
+        (fails_early, "GET", b"", [], [], 500),
+    ],
+    ids=["answered", "repeated-422", "413", "415", "500"],
+)
+async def test_with_vary_origin_every_answer_to_a_request_without_origin_varies_by_it(
+    app, method, query, messages, headers, status
+):
+    # The CORS middleware outside leaves such requests to this one; a shared cache must not
+    # give a server's answer (no CORS headers) to a browser, whichever layer answered.
+    varying = RequestContextMiddleware(app, max_body_bytes=LIMIT, vary_origin=True)
+    from_a_server = Client(messages, headers=headers, method=method)
+    from_a_browser = Client(messages, headers=[*headers, ("origin", "https://a.example")])
+    from_a_browser.scope["method"] = method
+    for client in (from_a_server, from_a_browser):
+        client.scope["query_string"] = query
+
+    server_status, server_headers, _ = await from_a_server.run(varying)
+    browser_status, browser_headers, _ = await from_a_browser.run(varying)
+
+    assert server_status == browser_status == status
+    assert server_headers["vary"] == "Origin" and server_headers["x-request-id"]
+    assert "vary" not in browser_headers  # the CORS middleware adds it, with the CORS headers
+    assert "vary" not in dict((await Client(messages, method=method).run(middleware(app)))[1])
