@@ -57,6 +57,7 @@ class Caller:
 class _Entry:
     fetched_at: float
     row: dict[str, Any] | None  # None: no key has this prefix
+    caller: Caller | None  # made once per fetch, not per request
 
 
 _cache: dict[str, _Entry] = {}
@@ -68,17 +69,18 @@ def forget(prefix: str) -> None:
     _cache.pop(prefix, None)
 
 
-async def _lookup(prefix: str, ttl_s: float) -> tuple[dict[str, Any] | None, bool]:
-    """(the key's row or None, whether it came fresh from the database)."""
+async def _lookup(prefix: str, ttl_s: float) -> tuple[_Entry, bool]:
+    """(the cached key, whether it came fresh from the database)."""
     now = time.monotonic()
     entry = _cache.get(prefix)
     if entry is not None and now - entry.fetched_at < ttl_s:
-        return entry.row, False
+        return entry, False
     row = await queries.find_key(prefix)
     if len(_cache) >= CACHE_MAX_ENTRIES:
         _cache.clear()
-    _cache[prefix] = _Entry(now, row)
-    return row, True
+    caller = None if row is None else Caller(row["name"], prefix, frozenset(row["scopes"]))
+    entry = _cache[prefix] = _Entry(now, row, caller)
+    return entry, True
 
 
 def _note_use(prefix: str) -> None:
@@ -107,7 +109,7 @@ async def authenticate(request: Request) -> Caller | None:
     if not settings.auth_required:
         state["api_key"] = None
         return None
-    authorization = request.headers.get("authorization")
+    authorization = _authorization_header(request.scope)
     if authorization is None:
         raise AuthenticationRequired()
     scheme, _, token = authorization.partition(" ")
@@ -115,17 +117,25 @@ async def authenticate(request: Request) -> Caller | None:
     if parts is None:
         raise InvalidApiKey()
     prefix, secret = parts
-    row, fresh = await _lookup(prefix, settings.auth_cache_ttl_s)
+    entry, fresh = await _lookup(prefix, settings.auth_cache_ttl_s)
+    row, caller = entry.row, entry.caller
     # Compare even for an unknown prefix, so both paths cost the same.
     known_hash = row["secret_hash"] if row else "0" * 64
-    if not secret_matches(secret, known_hash) or row is None or row["revoked_at"] is not None:
+    if not secret_matches(secret, known_hash) or caller is None or row["revoked_at"] is not None:
         raise InvalidApiKey()
     if fresh:
         _note_use(prefix)
-    caller = Caller(row["name"], prefix, frozenset(row["scopes"]))
     state["api_key"] = caller
     state["api_key_prefix"] = prefix
     return caller
+
+
+def _authorization_header(scope: dict[str, Any]) -> str | None:
+    """The raw header, read straight off the ASGI scope (one request reads it once)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1")
+    return None
 
 
 class ApiKeyGuard(HTTPBearer):
