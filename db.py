@@ -123,7 +123,9 @@ async def connection(
         pool = await _ensure_pool()
         # Bounded here, not with acquire(timeout=): on Python < 3.12 asyncpg bounds the wait
         # with its own wait_for, which runs the acquire as a task of its own, a tenth of a GET
-        # by id's CPU. The release keeps the same bound, as acquire(timeout=) gave it.
+        # by id's CPU. The release needs no timer of its own: a connection whose statement
+        # failed as an outage is terminated first, and any other's reset (a ROLLBACK at most)
+        # is bounded by the statement timeout, restored below before the release.
         async with asyncio.timeout(wait):
             conn = await pool.acquire()
         raw = conn._con  # asyncpg keeps the per-statement bound on the raw connection
@@ -139,7 +141,7 @@ async def connection(
             raise
         finally:
             raw._config = usual
-            await pool.release(conn, timeout=wait)
+            await pool.release(conn)
     except OUTAGE_ERRORS as error:
         logger.warning("database unavailable: %s", type(error).__name__)
         raise DatabaseUnavailable() from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -41,6 +42,7 @@ class Cursor:
     total_is_estimate: bool = False
 
 
+@functools.cache  # one signing key per process; every list answer signs its cursors
 def cursor_key(signing_key: str | None) -> bytes:
     """The cursor MAC key: HMAC(signing key bytes, label), never the signing key itself."""
     secret = signing_key.encode() if signing_key else _PROCESS_SECRET

@@ -51,6 +51,7 @@ async def test_health_db_reports_the_database_check_with_latency(client):
     assert body["status"] == "healthy"
     assert body["checks"]["database"]["status"] == "healthy"
     assert body["checks"]["database"]["latency_ms"] >= 0
+    assert set(body["checks"]["database"]) == {"status", "latency_ms"}  # no empty message
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
