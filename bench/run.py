@@ -4,8 +4,13 @@ reference (bench/reference.py), same database, same SQL, same machine, same run.
     python3 dev.py bench [--duration 5] [--sizes 10000,1000000] [--connections 100,10]
 
 Seeds with COPY to each size, drives every scenario with wrk (Debian's `wrk` package) at each
-connection count, alternating service and reference, and samples the service's RSS. Writes
-bench/results/<date>.json and prints a Markdown table (the one BENCHMARKS.md keeps).
+connection count, and samples the service's RSS. Each scenario runs in rounds (`--rounds`,
+default 3), each round driving the service and both references in turn, and each target's
+median round is kept: on a shared two-core machine throughput drifts by ±20% over seconds,
+and interleaved rounds spread that drift over every target instead of charging it to one.
+Each run also counts the server process's own CPU time per request (Linux /proc), which
+that drift barely moves. Writes bench/results/<date>T<hhmm>.json and prints a Markdown
+table (the one BENCHMARKS.md keeps).
 Database: BENCH_DATABASE_URL (any database on that server; a fresh one is created), else an
 embedded PostgreSQL under .data/bench-pg.
 """
@@ -31,7 +36,7 @@ import asyncpg
 from bench import scale
 from bench.seed import seed_to
 from harness.database import create_migrated_database, drop_database
-from harness.server_process import ServerProcess, free_port, procfile_env
+from harness.server_process import ServerProcess, free_port, procfile_command, procfile_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -100,6 +105,34 @@ def wrk(url: str, scenario: Scenario, connections: int, duration_s: int, auth: s
     result["rps"] = round(result["requests"] / (result["duration_us"] / 1e6), 1)
     result["errors_total"] = result["errors"] + result["non_2xx"]
     return result
+
+
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU seconds the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_rounds(
+    targets: dict, scenario: Scenario, conns: int, duration_s: int, auth: str, rounds: int
+) -> dict:
+    """{target: its median round}, the targets ({name: (url, pid)}) taking turns each round;
+    every round's result also says how much CPU the server spent per request."""
+    for url, _ in targets.values():
+        wrk(url, scenario, conns, 1, auth)  # warm-up
+    runs: dict[str, list[dict]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, (url, pid) in targets.items():
+            before = process_cpu_s(pid)
+            result = wrk(url, scenario, conns, duration_s, auth)
+            spent = process_cpu_s(pid) - before
+            result["server_cpu_us"] = round(spent / max(result["requests"], 1) * 1e6, 1)
+            runs[name].append(result)
+    kept = {}
+    for name, results in runs.items():
+        median = sorted(results, key=lambda result: result["rps"])[len(results) // 2]
+        kept[name] = {**median, "rounds_rps": [result["rps"] for result in results]}
+    return kept
 
 
 class RssSampler(threading.Thread):
@@ -204,6 +237,8 @@ def run(
     duration_s: int,
     matrix: bool = True,
     keep_database: bool = False,
+    rounds: int = 3,
+    sealer: str = "in-process",
 ) -> dict:
     if shutil.which("wrk") is None:
         sys.exit(
@@ -222,8 +257,21 @@ def run(
         WEB_CONCURRENCY="1",
         LOG_LEVEL="INFO",
         AUTH_REQUIRED="true",
+        LEDGER_SEALER=str(sealer == "in-process").lower(),
         **keys,
     ).start()
+    # The Procfile's worker, sealing beside the web process instead of inside it.
+    worker = (
+        subprocess.Popen(
+            procfile_command("worker"),
+            shell=True,
+            cwd=ROOT,
+            env=procfile_env(DATABASE_URL=database_url, LOG_LEVEL="WARNING", **keys),
+            start_new_session=True,
+        )
+        if sealer == "worker"
+        else None
+    )
     rss = RssSampler(service.process.pid)
     rss.start()
     references = {
@@ -231,6 +279,9 @@ def run(
         "fastapi": Reference(database_url, "bench.reference_fastapi", **keys),
     }
     targets = {"service": service.base_url} | {name: ref.url for name, ref in references.items()}
+    pids = {"service": service.process.pid} | {
+        name: ref.process.pid for name, ref in references.items()
+    }
     rows, scale, seeding = [], {}, {}
     try:
         for size in sizes:
@@ -245,9 +296,9 @@ def run(
             scenarios = asyncio.run(scenarios_for(database_url))
             for scenario in scenarios if matrix else []:
                 for conns in connections:
-                    for target, url in targets.items():
-                        wrk(url, scenario, conns, 1, auth)  # warm-up
-                        result = wrk(url, scenario, conns, duration_s, auth)
+                    measured = {name: (url, pids[name]) for name, url in targets.items()}
+                    kept = wrk_rounds(measured, scenario, conns, duration_s, auth, rounds)
+                    for target, result in kept.items():
                         rows.append(
                             {
                                 "size": size,
@@ -260,7 +311,8 @@ def run(
                         print(
                             f"bench: {size:>9,} {scenario.name:<52} c={conns:<3} {target:<9} "
                             f"{result['rps']:>8.0f} req/s p95 {result['p95_ms']:.1f} ms "
-                            f"errors {result['errors_total']}",
+                            f"CPU {result['server_cpu_us']:.0f} µs/req "
+                            f"errors {result['errors_total']} rounds {result['rounds_rps']}",
                             flush=True,
                         )
         rss.running = False
@@ -271,6 +323,9 @@ def run(
         for reference in references.values():
             reference.stop()
         service.stop()
+        if worker is not None:
+            worker.terminate()
+            worker.wait(20)
         if not keep_database:
             drop_database(server_url, database)
         if embedded is not None:
@@ -279,6 +334,8 @@ def run(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {**machine(), "postgres": postgres_version},
         "duration_s": duration_s,
+        "rounds": rounds,
+        "sealer": sealer,
         "auth": "on (AUTH_REQUIRED=true, every request carries a key with all scopes)",
         "seeding": seeding,
         "service_peak_rss_mb": round(rss.peak_mb, 1),
@@ -353,8 +410,9 @@ def markdown(report: dict) -> str:
     by_key = {(r["size"], r["scenario"], r["connections"], r["target"]): r for r in report["rows"]}
     lines = [
         "| rows | scenario | conns | service req/s | p50 / p95 / p99 ms | errors | FastAPI ref "
-        "req/s | Starlette ref req/s | ref p95 ms | vs FastAPI | vs Starlette |",
-        "|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "req/s | Starlette ref req/s | ref p95 ms | vs FastAPI | vs Starlette | CPU µs/req "
+        "service / FastAPI ref | CPU vs FastAPI |",
+        "|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for (size, scenario, conns, target), service in by_key.items():
         if target != "service":
@@ -365,12 +423,15 @@ def markdown(report: dict) -> str:
             f"| {size:,} | {scenario} | {conns} | {service['rps']:,.0f} | "
             f"{service['p50_ms']:.1f} / {service['p95_ms']:.1f} / {service['p99_ms']:.1f} | "
             f"{service['errors_total']} | {bare['rps']:,.0f} | {ref['rps']:,.0f} | "
-            f"{ref['p95_ms']:.1f} | {_ratio(service, bare)} | {_ratio(service, ref)} |"
+            f"{ref['p95_ms']:.1f} | {_ratio(service, bare)} | {_ratio(service, ref)} | "
+            f"{_cpu(service)} / {_cpu(bare)} | {_cpu_ratio(service, bare)} |"
         )
     lines.append("")
     lines.append(
         f"Service peak RSS: {report['service_peak_rss_mb']} MB. "
-        f"{report['duration_s']} s per run after a 1 s warm-up; wrk -t1. "
+        f"{report['duration_s']} s per run after a 1 s warm-up, median of "
+        f"{report.get('rounds', 1)} interleaved rounds; wrk -t1; sealer "
+        f"{report.get('sealer', 'in-process')}. "
         f"Auth: {report.get('auth', 'off')}."
     )
     seeding = ", ".join(
@@ -385,6 +446,18 @@ def markdown(report: dict) -> str:
 
 def _ratio(service: dict, other: dict) -> str:
     return f"{service['rps'] / other['rps']:.2f}" if other["rps"] else "-"
+
+
+def _cpu(result: dict) -> str:
+    return f"{result['server_cpu_us']:.0f}" if "server_cpu_us" in result else "-"
+
+
+def _cpu_ratio(service: dict, other: dict) -> str:
+    """How many of the reference's requests one CPU-second of the service serves, per its
+    own: the reference's CPU per request over the service's."""
+    if not service.get("server_cpu_us") or "server_cpu_us" not in other:
+        return "-"
+    return f"{other['server_cpu_us'] / service['server_cpu_us']:.2f}"
 
 
 def scale_markdown(scale: dict) -> list[str]:
@@ -434,6 +507,14 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--connections", default="100,10")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per scenario")
+    parser.add_argument(
+        "--sealer",
+        choices=["in-process", "worker"],
+        default="in-process",
+        help="seal inside the web process (LEDGER_SEALER=true, the default set-up) or in the "
+        "Procfile's worker beside it",
+    )
     parser.add_argument(
         "--no-matrix", action="store_true", help="skip the wrk matrix; only the at-scale runs"
     )
@@ -443,9 +524,12 @@ def main() -> None:
         [int(c) for c in args.connections.split(",")],
         args.duration,
         matrix=not args.no_matrix,
+        rounds=args.rounds,
+        sealer=args.sealer,
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{report['date'][:10]}.json"
+    # To the minute: a second run the same day must not overwrite the first.
+    path = RESULTS / f"{report['date'][:16].replace(':', '')}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
     print(f"\nbench: wrote {path.relative_to(ROOT)}")
