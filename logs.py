@@ -67,11 +67,11 @@ _installed: tuple[logging.StreamHandler, JsonLineFormatter] | None = None
 
 def write_access_line(fields: dict[str, Any]) -> None:
     """Log the request's access line: the same JSON line `access_logger.info("request",
-    extra=fields)` writes, for a fifth of the CPU. Every request writes one, and building a
-    LogRecord and passing it through Logger, Handler and Formatter was a third of a
-    `/health` request's CPU. So while logging is as configure_logging left it, the line is
-    written here; any other set-up (a level, a filter, another handler, pytest's caplog, an
-    operator's own config) takes the standard path, which honours it."""
+    extra=fields)` writes, for half the CPU (about 5 µs against 9, to /dev/null). Every
+    request writes one, and the line was a third of a `/health` request's CPU. So while
+    logging is as configure_logging left it, no LogRecord is made and no Logger, Handler
+    and Formatter passed through; any other set-up (a level, a filter, another handler,
+    pytest's caplog, an operator's own config) takes the standard path, which honours it."""
     if _installed is None or not _as_configured(*_installed):
         access_logger.info("request", extra=fields)
         return
