@@ -494,3 +494,29 @@ async def test_with_vary_origin_every_answer_to_a_request_without_origin_varies_
     assert server_headers["vary"] == "Origin" and server_headers["x-request-id"]
     assert "vary" not in browser_headers  # the CORS middleware adds it, with the CORS headers
     assert "vary" not in dict((await Client(messages, method=method).run(middleware(app)))[1])
+
+
+async def test_an_app_that_never_answers_is_logged_as_the_500_the_server_sends(caplog):
+    # uvicorn answers 500 for an app that returns without starting a response; the access
+    # line must say so, not a status nobody sent.
+    async def returns_silently(scope, receive, send):
+        return None
+
+    client = Client([], method="GET")
+    with caplog.at_level(logging.INFO, logger="looped_needle.access"):
+        await middleware(returns_silently)(client.scope, client.receive, client.send)
+
+    assert client.sent == []
+    assert access_line(caplog).status == 500
+
+
+async def test_an_answer_started_without_headers_still_gets_the_request_id():
+    # ASGI makes `headers` optional in http.response.start.
+    async def bare_start(scope, receive, send):
+        await send({"type": "http.response.start", "status": 204})
+        await send({"type": "http.response.body", "body": b""})
+
+    client = Client([], method="GET", headers=[("x-request-id", "bare-1")])
+    await middleware(bare_start)(client.scope, client.receive, client.send)
+
+    assert client.sent[0]["headers"] == [(b"x-request-id", b"bare-1")]
