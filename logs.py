@@ -84,7 +84,7 @@ def write_access_line(fields: dict[str, Any]) -> None:
         "message": "request",
         **fields,
     }
-    text = orjson.dumps(line, option=orjson.OPT_NON_STR_KEYS).decode() + handler.terminator
+    text = orjson.dumps(line).decode() + handler.terminator  # our own keys: all strings
     with handler.lock:  # type: ignore[union-attr]
         try:
             handler.stream.write(text)

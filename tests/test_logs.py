@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -106,3 +107,13 @@ def test_a_stream_that_fails_does_not_fail_the_request(stream, capsys):
     write_access_line(FIELDS)  # no exception: logging's own error report instead
 
     assert "Logging error" in capsys.readouterr().err
+
+
+def test_the_direct_line_is_stamped_with_the_time_it_was_written(stream):
+    only_ours()
+    before = datetime.now(UTC) - timedelta(milliseconds=1)
+    write_access_line(FIELDS)
+    after = datetime.now(UTC) + timedelta(milliseconds=1)
+
+    stamp = datetime.strptime(lines(stream)[0]["time"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert before <= stamp <= after
