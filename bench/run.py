@@ -279,8 +279,9 @@ def run(
         "fastapi": Reference(database_url, "bench.reference_fastapi", **keys),
     }
     targets = {"service": service.base_url} | {name: ref.url for name, ref in references.items()}
-    pids = {"service": service.process.pid} | {
-        name: ref.process.pid for name, ref in references.items()
+    # What the matrix drives: each target's URL and the process whose CPU it counts.
+    measured = {"service": (service.base_url, service.process.pid)} | {
+        name: (ref.url, ref.process.pid) for name, ref in references.items()
     }
     rows, scale, seeding = [], {}, {}
     try:
@@ -296,7 +297,6 @@ def run(
             scenarios = asyncio.run(scenarios_for(database_url))
             for scenario in scenarios if matrix else []:
                 for conns in connections:
-                    measured = {name: (url, pids[name]) for name, url in targets.items()}
                     kept = wrk_rounds(measured, scenario, conns, duration_s, auth, rounds)
                     for target, result in kept.items():
                         rows.append(
@@ -453,8 +453,8 @@ def _cpu(result: dict) -> str:
 
 
 def _cpu_ratio(service: dict, other: dict) -> str:
-    """How many of the reference's requests one CPU-second of the service serves, per its
-    own: the reference's CPU per request over the service's."""
+    """The reference's CPU per request over the service's: like the throughput ratio, below 1
+    when the service costs more."""
     if not service.get("server_cpu_us") or "server_cpu_us" not in other:
         return "-"
     return f"{other['server_cpu_us'] / service['server_cpu_us']:.2f}"
